@@ -1,0 +1,70 @@
+export type Shape = readonly number[];
+
+export const numel = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
+
+export function contiguousStrides(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== acc) return false;
+    acc *= shape[i];
+  }
+  return true;
+}
+
+export const shapeStr = (s: Shape) => `[${s.join(', ')}]`;
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+export function checkShape(op: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new TypeError(`${op}: shape must be an array of non-negative integers, received ${JSON.stringify(shape)}`);
+  }
+  return shape.slice();
+}
+
+/** Broadcast two shapes with NumPy rules, or throw naming the op. */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const j = rank - s.length + i;
+      const d = s[i];
+      if (out[j] === 1) out[j] = d;
+      else if (d !== 1 && d !== out[j]) {
+        throw new RangeError(`${op}: shapes ${shapes.map(shapeStr).join(' and ')} cannot be broadcast together (dim ${j}: ${out[j]} vs ${d})`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Normalise a possibly negative dim against a rank, or throw naming the op. */
+export function normDim(op: string, dim: number, rank: number): number {
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(dim) || dim < -r || dim >= r) {
+    throw new RangeError(`${op}: dim ${dim} is out of range for a tensor of rank ${rank} (expected -${r} <= dim < ${r})`);
+  }
+  return dim < 0 ? dim + r : dim;
+}
+
+/** Normalise dims (undefined = all), sorted and unique. */
+export function normDims(op: string, dims: number | readonly number[] | undefined, rank: number): number[] {
+  if (dims === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof dims === 'number' ? [dims] : dims;
+  const out = [...new Set(list.map((d) => normDim(op, d, rank)))].sort((a, b) => a - b);
+  if (rank === 0) return [];
+  return out;
+}

@@ -1,0 +1,67 @@
+/**
+ * WGSL helpers shared by generated kernels. WGSL lets implementations assume no NaN/Inf, so NaN
+ * tests use bit patterns and the functions that can produce NaN or Inf say so explicitly.
+ */
+export const WGSL_PRELUDE = /* wgsl */ `
+const NAN_BITS = 0x7fc00000u;
+const INF_BITS = 0x7f800000u;
+// A var keeps these out of constant evaluation, which rejects non-finite values.
+fn nan_() -> f32 { var b = NAN_BITS; return bitcast<f32>(b); }
+fn inf_() -> f32 { var b = INF_BITS; return bitcast<f32>(b); }
+fn isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn isfinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+fn log_(x: f32) -> f32 {
+  if (isnan(x) || x < 0.0) { return nan_(); }
+  if (x == 0.0) { return -inf_(); }
+  if (!isfinite(x)) { return x; }
+  return log(x);
+}
+fn sqrt_(x: f32) -> f32 {
+  if (isnan(x) || x < 0.0) { return nan_(); }
+  if (!isfinite(x)) { return x; }
+  return sqrt(x);
+}
+fn expm1_(x: f32) -> f32 {
+  // Kahan: exact near zero without a series.
+  let u = exp(x);
+  if (u == 1.0) { return x; }
+  let um1 = u - 1.0;
+  if (um1 == -1.0) { return -1.0; }
+  if (!isfinite(u)) { return u; }
+  return um1 * x / log(u);
+}
+fn log1p_(x: f32) -> f32 {
+  let u = 1.0 + x;
+  if (u == 1.0) { return x; }
+  if (!isfinite(u) || u <= 0.0) { return log_(u); }
+  return log(u) * x / (u - 1.0);
+}
+fn tanh_(x: f32) -> f32 {
+  if (isnan(x)) { return x; }
+  return tanh(clamp(x, -10.0, 10.0));
+}
+fn sigmoid_(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn erf(x0: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26, |error| < 1.5e-7
+  let s = select(1.0, -1.0, x0 < 0.0);
+  let x = abs(x0);
+  let t = 1.0 / (1.0 + 0.3275911 * x);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
+  return s * y;
+}
+fn pow_(a: f32, b: f32) -> f32 {
+  if (isnan(a) || isnan(b)) { return select(nan_(), 1.0, b == 0.0); }
+  if (b == 0.0) { return 1.0; }
+  if (a == 0.0) { return select(0.0, inf_(), b < 0.0); }
+  let m = pow(abs(a), b);
+  if (a > 0.0) { return m; }
+  if (floor(b) != b) { return nan_(); }
+  let odd = (abs(b) < 16777216.0) && ((i32(abs(b)) & 1) == 1);
+  return select(m, -m, odd);
+}
+`;
+
+/** Entry point header: `i` is the flat invocation index of a 2-D grid of 64-wide workgroups. */
+export const MAIN = /* wgsl */ `@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;`;
