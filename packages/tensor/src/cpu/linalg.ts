@@ -1,0 +1,2 @@
+// Placeholder: filled in by the linalg work in progress.
+export {};

@@ -1,0 +1,2 @@
+// Placeholder: filled in by the nn work in progress.
+export {};

@@ -1,0 +1,2 @@
+// Placeholder: filled in by the sparse work in progress.
+export {};

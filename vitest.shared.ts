@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Shared vitest settings for every package. Each test file runs in its own process: Dawn holds
+ * native state per process, and a fresh process per file keeps one file's GPU pipelines from
+ * piling up in another's. With TESSERA_TEST_REPORT_DIR set (CI), a JSON report per package is
+ * written there for the closing summary line.
+ */
+export function tesseraVitestConfig(packageName: string) {
+  const dir = process.env.TESSERA_TEST_REPORT_DIR;
+  return defineConfig({
+    test: {
+      pool: 'forks',
+      fileParallelism: false,
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
+      reporters: dir ? ['default', ['json', { outputFile: `${dir}/${packageName.replace(/[@/]/g, '_')}.json` }]] : ['default'],
+    },
+  });
+}
