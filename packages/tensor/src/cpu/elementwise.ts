@@ -76,6 +76,6 @@ registerCpuKernel('where', ([c, a, b], [out]) => {
   run(compile(`where:${out.dtype}`, 3, 'a ? b : c', out.dtype === 'bool'), [c, a, b], out);
 });
 
-registerCpuKernel('fill', ([], [out], { value }) => {
+registerCpuKernel('fill', (_inputs, [out], { value }) => {
   run(compile(`fill:${out.dtype}`, 0, 'p0', out.dtype === 'bool'), [], out, value as number);
 });

@@ -102,7 +102,7 @@ registerWebGPUKernel('where', (gpu, [c, a, b], [out]) => {
   gpu.dispatch({ code, buffers: [buf(c), buf(a), buf(b), buf(out)], meta: meta([c, a, b], out), threads: numel(out.shape) });
 });
 
-registerWebGPUKernel('fill', (gpu, [], [out], { value }) => {
+registerWebGPUKernel('fill', (gpu, _inputs, [out], { value }) => {
   const m = meta([], out);
   const bits = new DataView(m.buffer);
   if (out.dtype === 'float32') bits.setFloat32(8, value, true);
