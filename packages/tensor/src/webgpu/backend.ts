@@ -67,6 +67,8 @@ export class WebGPUBackend implements Backend {
   readonly adapterInfo: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
   private encoder: GPUCommandEncoder | null = null;
   private pending = 0;
+  /** Kernels currently recording: while > 0 a flush submits but keeps pending buffers out of the pool. */
+  private kernelDepth = 0;
   private pool = new Map<number, GPUBuffer[]>();
   private poolBytes = 0;
   private pendingFree: GPUBuffer[] = [];
@@ -122,7 +124,7 @@ export class WebGPUBackend implements Backend {
 
   private releaseBuffer(buf: GPUBuffer) {
     this.pendingFree.push(buf);
-    if (!this.encoder) this.recyclePending();
+    if (!this.encoder && this.kernelDepth === 0) this.recyclePending();
   }
 
   private recyclePending() {
@@ -194,7 +196,12 @@ export class WebGPUBackend implements Backend {
         throw new Error(`${name}: expected every tensor on webgpu, received one on ${t.storage.backend.name}`);
       }
     }
-    k(this, inputs, outputs, params);
+    this.kernelDepth++;
+    try {
+      k(this, inputs, outputs, params);
+    } finally {
+      this.kernelDepth--;
+    }
   }
 
   private takeEncoder(): GPUCommandEncoder {
@@ -212,7 +219,11 @@ export class WebGPUBackend implements Backend {
     return p;
   }
 
-  /** A temporary buffer holding `data`, released after the current batch is submitted. */
+  /**
+   * A temporary buffer holding `data`, returned to the pool at the first submission after the
+   * kernel that asked for it has finished recording (so a kernel may use it across many
+   * dispatches, even when a flush happens in between).
+   */
   scratch(data: ArrayBufferView): GPUBuffer {
     const buf = this.takeBuffer(Math.max(16, data.byteLength));
     this.device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, data.byteLength);
@@ -220,7 +231,7 @@ export class WebGPUBackend implements Backend {
     return buf;
   }
 
-  /** A temporary device buffer of `bytes`, released after the current batch is submitted. */
+  /** A temporary device buffer of `bytes`, with the same lifetime rule as `scratch`. */
   scratchEmpty(bytes: number): GPUBuffer {
     const buf = this.takeBuffer(Math.max(16, bytes));
     this.pendingFree.push(buf);
@@ -258,7 +269,7 @@ export class WebGPUBackend implements Backend {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.pending = 0;
-    this.recyclePending();
+    if (this.kernelDepth === 0) this.recyclePending();
   }
 
   pooledBytes(): number {
