@@ -1,2 +1,179 @@
-// Placeholder: filled in by the indexing work in progress.
-export {};
+import { numel } from '../shape.js';
+import { registerCpuKernel } from './backend.js';
+
+/**
+ * Indexing, scatter, segment and sparse kernels as plain loops. Index ranges are checked by the
+ * frontend before these run, so the kernels may trust every index they read.
+ */
+
+/**
+ * Visits every coordinate of `shape` in row-major order, keeping one running element offset per
+ * strided view, and calls `visit(flat, coord, offsets)`.
+ */
+function walk(shape: readonly number[], views: { offset: number; strides: readonly number[] }[], visit: (flat: number, coord: Int32Array, offs: Int32Array) => void) {
+  const rank = shape.length;
+  const n = numel(shape);
+  const coord = new Int32Array(rank);
+  const offs = Int32Array.from(views, (v) => v.offset);
+  for (let flat = 0; flat < n; flat++) {
+    visit(flat, coord, offs);
+    for (let d = rank - 1; d >= 0; d--) {
+      coord[d]++;
+      for (let k = 0; k < views.length; k++) offs[k] += views[k].strides[d];
+      if (coord[d] < shape[d]) break;
+      for (let k = 0; k < views.length; k++) offs[k] -= views[k].strides[d] * shape[d];
+      coord[d] = 0;
+    }
+  }
+}
+
+/** out[p] = x[p with coordinate `dim` replaced by index[p]]; x's strides on `dim` are skipped in the walk. */
+registerCpuKernel('gather', ([x, index], [out], { dim }) => {
+  const xs = x.strides.map((s, d) => (d === dim ? 0 : s));
+  const step = x.strides[dim];
+  const X = x.data;
+  const I = index.data;
+  const O = out.data;
+  walk(out.shape, [{ offset: x.offset, strides: xs }, index], (flat, _c, offs) => {
+    O[out.offset + flat] = X[offs[0] + I[offs[1]] * step];
+  });
+});
+
+type Combine = (acc: number, v: number) => number;
+const COMBINE: Record<string, Combine> = {
+  sum: (a, v) => a + v,
+  mean: (a, v) => a + v,
+  prod: (a, v) => a * v,
+  amax: (a, v) => (v !== v || v > a ? v : a),
+  amin: (a, v) => (v !== v || v < a ? v : a),
+  replace: (_a, v) => v,
+};
+
+/**
+ * Scatter with a reduction into `out`, which already holds a contiguous copy of the input.
+ * Contributions are applied in row-major order of `index` (the order the webgpu kernel uses too),
+ * so `replace` keeps the last writer and float sums round the same way on both backends.
+ */
+registerCpuKernel('scatterReduce', ([index, src], [out], { dim, reduce, includeSelf, intResult }) => {
+  const O = out.data;
+  const I = index.data;
+  const S = src.data;
+  const combine = COMBINE[reduce as string];
+  const outStrides = new Int32Array(out.shape.length);
+  for (let d = out.shape.length - 1, acc = 1; d >= 0; d--) {
+    outStrides[d] = acc;
+    acc *= out.shape[d];
+  }
+  const count = new Int32Array(O.length);
+  walk(index.shape, [index, src], (_flat, coord, offs) => {
+    let key = 0;
+    for (let d = 0; d < coord.length; d++) key += (d === dim ? I[offs[0]] : coord[d]) * outStrides[d];
+    const v = S[offs[1]];
+    O[key] = count[key] === 0 && !includeSelf ? v : combine(O[key], v);
+    count[key]++;
+  });
+  if (reduce === 'mean') {
+    for (let k = 0; k < O.length; k++) {
+      if (count[k] === 0) continue;
+      const c = count[k] + (includeSelf ? 1 : 0);
+      O[k] = intResult ? Math.floor(O[k] / c) : O[k] / c;
+    }
+  }
+});
+
+/** ptr[s] = first position of a sorted index vector whose value is >= s, for s in [0, numSegments]. */
+registerCpuKernel('segmentPtr', ([index], [ptr], { numSegments }) => {
+  const I = index.data;
+  const P = ptr.data;
+  const E = index.shape[0];
+  const st = index.strides[0];
+  let e = 0;
+  for (let s = 0; s <= (numSegments as number); s++) {
+    while (e < E && I[index.offset + e * st] < s) e++;
+    P[s] = e;
+  }
+});
+
+/** Reduces rows ptr[s]..ptr[s+1] of a contiguous [E, F] src; empty segments give 0 and arg E. */
+registerCpuKernel('segmentReduce', ([src, ptr], [values, args], { op, numSegments, features }) => {
+  const S = src.data;
+  const P = ptr.data;
+  const V = values.data;
+  const A = args?.data;
+  const F = features as number;
+  const E = src.shape[0];
+  const isMax = op === 'max';
+  for (let s = 0; s < (numSegments as number); s++) {
+    const b = Math.min(Math.max(P[ptr.offset + s], 0), E);
+    const e = Math.min(Math.max(P[ptr.offset + s + 1], 0), E);
+    for (let f = 0; f < F; f++) {
+      let acc = 0;
+      let arg = E;
+      for (let j = b; j < e; j++) {
+        const v = S[src.offset + j * F + f];
+        if (op === 'sum' || op === 'mean') acc += v;
+        else if (arg === E || (v !== v && acc === acc) || (acc === acc && (isMax ? v > acc : v < acc))) {
+          acc = v;
+          arg = j;
+        }
+      }
+      if (op === 'mean' && e > b) acc /= e - b;
+      V[s * F + f] = acc;
+      if (A) A[s * F + f] = arg;
+    }
+  }
+});
+
+/** Softmax over the rows of each segment, per feature; rows outside every segment stay 0. */
+registerCpuKernel('segmentSoftmax', ([src, ptr], [out], { numSegments, features }) => {
+  const S = src.data;
+  const P = ptr.data;
+  const O = out.data;
+  const F = features as number;
+  for (let s = 0; s < (numSegments as number); s++) {
+    const b = P[ptr.offset + s];
+    const e = P[ptr.offset + s + 1];
+    for (let f = 0; f < F; f++) {
+      let m = -Infinity;
+      for (let j = b; j < e; j++) m = Math.max(m, S[src.offset + j * F + f]);
+      let z = 0;
+      for (let j = b; j < e; j++) z += Math.exp(S[src.offset + j * F + f] - m);
+      for (let j = b; j < e; j++) O[j * F + f] = Math.exp(S[src.offset + j * F + f] - m) / z;
+    }
+  }
+});
+
+/** Stable counting sort of element positions by key: offsets [numKeys + 1] and the positions in grouped order. */
+registerCpuKernel('groupByKey', ([keys], [offsets, perm], { numKeys }) => {
+  const K = keys.data;
+  const n = keys.shape[0];
+  const st = keys.strides[0];
+  const O = offsets.data;
+  const Pm = perm.data;
+  O.fill(0);
+  for (let p = 0; p < n; p++) O[K[keys.offset + p * st] + 1]++;
+  for (let k = 0; k < (numKeys as number); k++) O[k + 1] += O[k];
+  const cursor = Int32Array.from(O.subarray(0, numKeys as number));
+  for (let p = 0; p < n; p++) Pm[cursor[K[keys.offset + p * st]]++] = p;
+});
+
+/** out[r, c] = sum over the nonzeros j of row r of values[j] * dense[col[j], c], in CSR order. */
+registerCpuKernel('csrSpmm', ([rowPtr, colIdx, vals, dense], [out], { rows, cols }) => {
+  const RP = rowPtr.data;
+  const CI = colIdx.data;
+  const VA = vals.data;
+  const D = dense.data;
+  const O = out.data;
+  const [ds0, ds1] = dense.strides;
+  const k = cols as number;
+  const acc = new Float64Array(k);
+  for (let r = 0; r < (rows as number); r++) {
+    acc.fill(0);
+    for (let j = RP[rowPtr.offset + r]; j < RP[rowPtr.offset + r + 1]; j++) {
+      const v = VA[vals.offset + j];
+      const base = dense.offset + CI[colIdx.offset + j] * ds0;
+      for (let c = 0; c < k; c++) acc[c] += v * D[base + c * ds1];
+    }
+    O.set(acc, r * k);
+  }
+});
