@@ -1,3 +1,4 @@
+import type { DeviceName } from '../backend.js';
 import { arrayType, checkDType, type DType, type TypedArray } from '../dtype.js';
 import { engine } from '../engine.js';
 import { checkShape, numel, type Shape } from '../shape.js';
@@ -54,9 +55,14 @@ export function tensor(data: TensorLike | number | boolean, options: CreateOptio
     }
   }
   if (numel(shape) !== flat.length) throw new RangeError(`${op}: shape [${shape.join(', ')}] needs ${numel(shape)} elements, received ${flat.length}`);
-  const t = empty(shape, dtype, options.device, op);
+  return upload(op, flat, shape, dtype, options.device);
+}
+
+/** A new tensor holding `flat`; errors (float64 on webgpu, ...) name `op`. */
+function upload(op: string, flat: ArrayLike<number>, shape: Shape, dtype: DType, device?: DeviceName): Tensor {
+  const t = empty(shape, dtype, device, op);
   const Arr = arrayType(dtype);
-  const arr = flat instanceof Arr ? flat : dtype === 'bool' ? Uint8Array.from(flat as ArrayLike<number>, (v) => (v ? 1 : 0)) : Arr.from(flat as ArrayLike<number>);
+  const arr = flat instanceof Arr ? flat : dtype === 'bool' ? Uint8Array.from(flat, (v) => (v ? 1 : 0)) : Arr.from(flat);
   engine.backend(t.device).write(t.storage, arr as TypedArray);
   return t;
 }
@@ -93,7 +99,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const data = new (arrayType(dtype))(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return tensor(data, { dtype, device: options.device });
+  return upload('arange', data, [n], dtype, options.device);
 }
 
 /** `steps` evenly spaced values from `start` to `end` inclusive. */
@@ -103,7 +109,7 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   const data = new (arrayType(dtype))(steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   for (let i = 0; i < steps; i++) data[i] = i === steps - 1 && steps > 1 ? end : start + i * step;
-  return tensor(data, { dtype, device: options.device });
+  return upload('linspace', data, [steps], dtype, options.device);
 }
 
 /** The n×m identity. */
@@ -112,5 +118,5 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   const dtype = options.dtype ?? 'float32';
   const data = new (arrayType(dtype))(n * m);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
-  return tensor(data, { dtype, device: resolveDevice('eye', options.device), shape: [n, m] });
+  return upload('eye', data, [n, m], dtype, resolveDevice('eye', options.device));
 }

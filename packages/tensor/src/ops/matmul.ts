@@ -64,11 +64,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 export const mm = (a: Tensor, b: Tensor) => {
+  checkTensor('mm', a, 'first operand');
+  checkTensor('mm', b, 'second operand');
   if (a.rank !== 2 || b.rank !== 2) throw new RangeError(`mm: expected 2-d operands, received ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
   return matmul(a, b);
 };
 
 export const bmm = (a: Tensor, b: Tensor) => {
+  checkTensor('bmm', a, 'first operand');
+  checkTensor('bmm', b, 'second operand');
   if (a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0]) throw new RangeError(`bmm: expected 3-d operands with equal batch, received ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
   return matmul(a, b);
 };

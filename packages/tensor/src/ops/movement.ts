@@ -170,6 +170,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 }
 
 export function unflatten(x: Tensor, dim: number, sizes: readonly number[]): Tensor {
+  checkTensor('unflatten', x);
   const d = normDim('unflatten', dim, x.rank);
   return reshape(x, [...x.shape.slice(0, d), ...sizes, ...x.shape.slice(d + 1)]);
 }
@@ -191,6 +192,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  checkTensor('narrow', x);
   const d = normDim('narrow', dim, x.rank);
   const n = x.shape[d];
   const s = start < 0 ? start + n : start;
@@ -297,6 +299,7 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 }
 
 export function unbind(x: Tensor, dim = 0): Tensor[] {
+  checkTensor('unbind', x);
   const d = normDim('unbind', dim, x.rank);
   return Array.from({ length: x.shape[d] }, (_, i) => select(x, d, i));
 }

@@ -30,7 +30,8 @@ export interface BinaryOpDef {
 export const UNARY_OPS = {
   neg: { kind: 'same', js: '-a', wgsl: '-a', refuse: ['bool', 'uint32'] },
   abs: { kind: 'same', js: 'Math.abs(a)', wgsl: 'abs(a)', refuse: ['bool'] },
-  sign: { kind: 'same', js: '(a > 0 ? 1 : a < 0 ? -1 : a)', wgsl: 'select(select(a, -1.0, a < 0.0), 1.0, a > 0.0)', wgslInt: 'T(select(select(0, -1, i32(a) < 0), 1, i32(a) > 0))', refuse: ['bool'] },
+  // sign(NaN) is 0, as in PyTorch
+  sign: { kind: 'same', js: '(a > 0 ? 1 : a < 0 ? -1 : 0)', wgsl: 'select(select(0.0, -1.0, a < 0.0), 1.0, a > 0.0)', wgslInt: 'T(select(select(0, -1, i32(a) < 0), 1, i32(a) > 0))', refuse: ['bool'] },
   exp: { kind: 'float', js: 'Math.exp(a)', wgsl: 'exp(a)' },
   expm1: { kind: 'float', js: 'Math.expm1(a)', wgsl: 'expm1_(a)' },
   log: { kind: 'float', js: 'Math.log(a)', wgsl: 'log_(a)' },
@@ -58,7 +59,7 @@ export const UNARY_OPS = {
   clamp: { kind: 'same', js: '(a !== a ? a : Math.min(Math.max(a, p0), p1))', wgsl: 'select(min(max(a, p0), p1), a, isnan(a))', jsInt: 'Math.min(Math.max(a, p0), p1)', wgslInt: 'min(max(a, T(p0)), T(p1))', refuse: ['bool'] },
   isNaN: { kind: 'pred', js: 'a !== a', wgsl: 'isnan(a)', jsInt: 'false', wgslInt: 'false' },
   isFinite: { kind: 'pred', js: 'Number.isFinite(a)', wgsl: 'isfinite(a)', jsInt: 'true', wgslInt: 'true' },
-  logicalNot: { kind: 'pred', js: '!a', wgsl: 'a == 0.0', wgslInt: 'a == T(0)' },
+  logicalNot: { kind: 'pred', js: 'a === 0', wgsl: '!truthy(a)', wgslInt: 'a == T(0)' },
 } as const satisfies Record<string, UnaryOpDef>;
 
 export const BINARY_OPS = {
@@ -66,20 +67,21 @@ export const BINARY_OPS = {
   sub: { kind: 'arith', js: 'a - b', wgsl: 'a - b', refuse: ['bool'] },
   mul: { kind: 'arith', js: 'a * b', wgsl: 'a * b', jsInt: 'Math.imul(a, b)' },
   div: { kind: 'fdiv', js: 'a / b', wgsl: 'a / b' },
-  pow: { kind: 'fdiv', js: 'Math.pow(a, b)', wgsl: 'pow_(a, b)' },
-  atan2: { kind: 'fdiv', js: 'Math.atan2(a, b)', wgsl: 'atan2(a, b)' },
-  remainder: { kind: 'arith', js: 'a - Math.floor(a / b) * b', wgsl: 'a - floor(a / b) * b', jsInt: '(b === 0 ? 0 : a - Math.floor(a / b) * b)', wgslInt: 'select(a - T(floor(f32(a) / f32(b))) * b, T(0), b == T(0))', refuse: ['bool'] },
+  pow: { kind: 'fdiv', js: 'pow_(a, b)', wgsl: 'pow_(a, b)' },
+  atan2: { kind: 'fdiv', js: 'Math.atan2(a, b)', wgsl: 'atan2_(a, b)' },
+  remainder: { kind: 'arith', js: 'remainder_(a, b)', wgsl: 'remainder_(a, b)', jsInt: '(b === 0 ? 0 : a - Math.floor(a / b) * b)', wgslInt: 'select(a - T(floor(f32(a) / f32(b))) * b, T(0), b == T(0))', refuse: ['bool'] },
   minimum: { kind: 'arith', js: '(a !== a || b !== b ? NaN : Math.min(a, b))', wgsl: 'select(min(a, b), a + b, isnan(a) || isnan(b))', jsInt: 'Math.min(a, b)', wgslInt: 'min(a, b)' },
   maximum: { kind: 'arith', js: '(a !== a || b !== b ? NaN : Math.max(a, b))', wgsl: 'select(max(a, b), a + b, isnan(a) || isnan(b))', jsInt: 'Math.max(a, b)', wgslInt: 'max(a, b)' },
   eq: { kind: 'cmp', js: 'a === b', wgsl: 'a == b' },
-  ne: { kind: 'cmp', js: 'a !== b', wgsl: 'a != b' },
+  // WGSL compilers may assume floats are never NaN, so the float forms test NaN by its bits
+  ne: { kind: 'cmp', js: 'a !== b', wgsl: 'a != b || isnan(a) || isnan(b)', wgslInt: 'a != b' },
   lt: { kind: 'cmp', js: 'a < b', wgsl: 'a < b' },
   le: { kind: 'cmp', js: 'a <= b', wgsl: 'a <= b' },
   gt: { kind: 'cmp', js: 'a > b', wgsl: 'a > b' },
   ge: { kind: 'cmp', js: 'a >= b', wgsl: 'a >= b' },
-  logicalAnd: { kind: 'logical', js: '(a !== 0) && (b !== 0)', wgsl: '(a != T(0)) && (b != T(0))' },
-  logicalOr: { kind: 'logical', js: '(a !== 0) || (b !== 0)', wgsl: '(a != T(0)) || (b != T(0))' },
-  logicalXor: { kind: 'logical', js: '(a !== 0) !== (b !== 0)', wgsl: '(a != T(0)) != (b != T(0))' },
+  logicalAnd: { kind: 'logical', js: '(a !== 0) && (b !== 0)', wgsl: 'truthy(a) && truthy(b)', wgslInt: '(a != T(0)) && (b != T(0))' },
+  logicalOr: { kind: 'logical', js: '(a !== 0) || (b !== 0)', wgsl: 'truthy(a) || truthy(b)', wgslInt: '(a != T(0)) || (b != T(0))' },
+  logicalXor: { kind: 'logical', js: '(a !== 0) !== (b !== 0)', wgsl: 'truthy(a) != truthy(b)', wgslInt: '(a != T(0)) != (b != T(0))' },
 } as const satisfies Record<string, BinaryOpDef>;
 
 export type UnaryOp = keyof typeof UNARY_OPS;
@@ -93,6 +95,16 @@ function erf(x) {
   const t = 1 / (1 + 0.3275911 * x);
   const y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return s * y;
+}
+function pow_(a, b) {
+  // C's pow (and PyTorch): 1^y, x^0 and (-1)^±inf are 1 even for NaN; Math.pow says NaN
+  if (b === 0 || a === 1 || (a === -1 && (b === Infinity || b === -Infinity))) return 1;
+  return Math.pow(a, b);
+}
+function remainder_(a, b) {
+  // exact fmod, then the sign of the divisor (Python's and PyTorch's remainder)
+  const r = a % b;
+  return r !== 0 && (r < 0) !== (b < 0) ? r + b : r;
 }
 function roundHalfEven(x) {
   const r = Math.round(x);

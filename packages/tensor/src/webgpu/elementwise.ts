@@ -86,7 +86,8 @@ registerWebGPUKernel('unary', (gpu: WebGPUBackend, [a], [out], { op, p0, p1 }) =
 
 registerWebGPUKernel('cast', (gpu, [a], [out]) => {
   const ct = out.dtype === 'bool' ? wgslType(a.dtype) : wgslType(out.dtype);
-  const code = source([a.dtype], out.dtype, ct, out.dtype === 'bool' ? 'a != T(0)' : 'a', out.dtype === 'bool' ? 'bool' : 'value');
+  const truth = a.dtype === 'float32' ? 'truthy(a)' : 'a != T(0)';
+  const code = source([a.dtype], out.dtype, ct, out.dtype === 'bool' ? truth : 'a', out.dtype === 'bool' ? 'bool' : 'value');
   gpu.dispatch({ code, buffers: [buf(a), buf(out)], meta: meta([a], out), threads: numel(out.shape) });
 });
 

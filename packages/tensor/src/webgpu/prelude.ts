@@ -49,15 +49,45 @@ fn erf(x0: f32) -> f32 {
   let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
   return s * y;
 }
+fn truthy(x: f32) -> bool { return x != 0.0 || isnan(x); }
+fn signbit(x: f32) -> bool { return (bitcast<u32>(x) >> 31u) == 1u; }
 fn pow_(a: f32, b: f32) -> f32 {
-  if (isnan(a) || isnan(b)) { return select(nan_(), 1.0, b == 0.0); }
-  if (b == 0.0) { return 1.0; }
-  if (a == 0.0) { return select(0.0, inf_(), b < 0.0); }
+  // C's pow (and PyTorch's): 1^y and x^0 are 1 even for NaN
+  if (b == 0.0 || a == 1.0) { return 1.0; }
+  if (isnan(a) || isnan(b)) { return nan_(); }
+  if (!isfinite(b)) {
+    let m = abs(a);
+    if (m == 1.0) { return 1.0; }
+    return select(0.0, inf_(), (m > 1.0) == (b > 0.0));
+  }
+  let odd = (floor(b) == b) && (abs(b) < 16777216.0) && ((i32(abs(b)) & 1) == 1);
+  if (a == 0.0 || !isfinite(a)) {
+    // 0^-y and inf^y are infinite, 0^y and inf^-y zero; an odd integer power keeps the base's sign
+    let m = select(0.0, inf_(), (a == 0.0) == (b < 0.0));
+    return select(m, -m, odd && signbit(a));
+  }
   let m = pow(abs(a), b);
   if (a > 0.0) { return m; }
   if (floor(b) != b) { return nan_(); }
-  let odd = (abs(b) < 16777216.0) && ((i32(abs(b)) & 1) == 1);
   return select(m, -m, odd);
+}
+fn atan2_(y: f32, x: f32) -> f32 {
+  if (isnan(y) || isnan(x)) { return nan_(); }
+  // atan2 of a zero y is undefined in WGSL: C gives +-0, or +-pi when x is negative or -0
+  if (y == 0.0) {
+    let r = select(0.0, 3.14159265358979, signbit(x));
+    return select(r, -r, signbit(y));
+  }
+  return atan2(y, x);
+}
+fn remainder_(a: f32, b: f32) -> f32 {
+  // an infinite divisor leaves a unchanged, or gives b when the signs differ (the sign of the divisor rules)
+  if (!isfinite(b) && !isnan(b)) {
+    if (!isfinite(a)) { return nan_(); }
+    if (a == 0.0 || (a < 0.0) == (b < 0.0)) { return a; }
+    return b;
+  }
+  return a - floor(a / b) * b;
 }
 `;
 
