@@ -76,6 +76,20 @@ forEachBackend('reductions: large inputs', (device) => {
     T.dispose([x, s, m, cs]);
   });
 
+  it('reduces more than 65,535 rows longer than one workgroup (workgroup-per-row kernel)', async () => {
+    const rows = 65_537;
+    const K = 65; // above the 64-element threshold for one invocation per row
+    const x = reshape(T.remainder(arange(0, rows * K, 1, { device, dtype: 'int32' }), K), [rows, K]);
+    const s = sum(x, { dim: 1 });
+    const am = argmax(x, { dim: 1 });
+    const [sv, av] = await Promise.all([s.data(), am.data()]);
+    for (const r of [0, 65_534, 65_535, 65_536]) {
+      expect(sv[r], `sum row ${r}`).toBe((K * (K - 1)) / 2);
+      expect(av[r], `argmax row ${r}`).toBe(K - 1);
+    }
+    T.dispose([x, s, am]);
+  });
+
   it('reduces a row of 1M elements', async () => {
     const n = 1_000_000;
     const v = seeded(n, 7);

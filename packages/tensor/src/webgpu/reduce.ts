@@ -2,11 +2,15 @@ import { buf, registerWebGPUKernel, wgslType } from './backend.js';
 import { WGSL_PRELUDE } from './prelude.js';
 
 /**
- * Row reductions over a contiguous [M, K] input: one 64-thread workgroup per row (rows wrap into
- * the y dimension past 65,535), strided partial results, then a tree in workgroup memory.
+ * Row reductions over a contiguous [M, K] input. Long rows (K > SHORT_ROW) get one 64-thread
+ * workgroup per row: strided partial results, then a tree in workgroup memory (rows wrap into the
+ * y dimension past 65,535). Short rows get one invocation per row with a serial loop, which on
+ * many small rows is far cheaper than a workgroup and six barriers each.
  * Index ties keep the smaller index, so argmax/argmin return the first extreme like PyTorch.
  */
-function reduceSource(op: string, inT: string, outT: string): string {
+const SHORT_ROW = 64;
+
+function reduceSource(op: string, inT: string, outT: string, perThread: boolean): string {
   const isArg = op === 'argmax' || op === 'argmin';
   const cmpOp = op === 'max' || op === 'argmax' ? '>' : '<';
   const init = { sum: 'T(0)', prod: 'T(1)', max: 'lowest()', min: 'highest()', argmax: 'lowest()', argmin: 'highest()' }[op];
@@ -14,14 +18,33 @@ function reduceSource(op: string, inT: string, outT: string): string {
   const nanCheck = isF ? 'isnan(v)' : 'false';
   const combine = op === 'sum' ? 'acc = acc + v;' : op === 'prod' ? 'acc = acc * v;' : `if (${nanCheck} || v ${cmpOp} acc) { acc = v; }`;
   const better = isF ? `(isnan(v) && !isnan(acc)) || (!isnan(acc) && (v ${cmpOp} acc || (v == acc && vi < ai)))` : `v ${cmpOp} acc || (v == acc && vi < ai)`;
-  return `
+  const step = isArg ? `let vi = k; if (ai == 0xffffffffu || (${better})) { acc = v; ai = k; }` : combine;
+  const header = `
 @group(0) @binding(0) var<storage, read> X: array<${inT}>;
 @group(0) @binding(1) var<storage, read_write> O: array<${outT}>;
 @group(0) @binding(2) var<storage, read> M: array<u32>;
 alias T = ${inT};
 ${WGSL_PRELUDE}
 fn lowest() -> T { ${isF ? 'return -inf_();' : inT === 'i32' ? 'return T(-2147483647 - 1);' : 'return 0u;'} }
-fn highest() -> T { ${isF ? 'return inf_();' : inT === 'i32' ? 'return T(2147483647);' : 'return 0xffffffffu;'} }
+fn highest() -> T { ${isF ? 'return inf_();' : inT === 'i32' ? 'return T(2147483647);' : 'return 0xffffffffu;'} }`;
+  if (perThread) {
+    return `${header}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = gid.x + gid.y * nwg.x * 64u;
+  if (row >= M[0]) { return; }
+  let K = M[1];
+  let base = M[2] + row * K;
+  var acc = ${init};
+  var ai = 0xffffffffu;
+  for (var k = 0u; k < K; k++) {
+    let v = X[base + k];
+    ${step}
+  }
+  ${isArg ? 'O[M[3] + row] = select(ai, 0u, ai == 0xffffffffu);' : `O[M[3] + row] = ${outT}(acc);`}
+}`;
+  }
+  return `${header}
 var<workgroup> sv: array<T, 64>;
 var<workgroup> si: array<u32, 64>;
 @compute @workgroup_size(64)
@@ -35,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (row < rows) {
     for (var k = lid; k < K; k += 64u) {
       let v = X[base + k];
-      ${isArg ? `let vi = k; if (ai == 0xffffffffu || (${better})) { acc = v; ai = k; }` : combine}
+      ${step}
     }
   }
   sv[lid] = acc;
@@ -56,14 +79,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 registerWebGPUKernel('reduce', (gpu, [x], [out], { op, rows, cols }) => {
   const isArg = op === 'argmax' || op === 'argmin';
-  const code = reduceSource(op, wgslType(x.dtype), isArg ? 'u32' : wgslType(out.dtype));
+  const perThread = (cols as number) <= SHORT_ROW;
+  const code = reduceSource(op, wgslType(x.dtype), isArg ? 'u32' : wgslType(out.dtype), perThread);
+  const meta = new Uint32Array([rows, cols, x.offset, out.offset]);
   const groups = rows as number;
-  gpu.dispatch({
-    code,
-    buffers: [buf(x), buf(out)],
-    meta: new Uint32Array([rows, cols, x.offset, out.offset]),
-    workgroups: [Math.min(groups, 65535), Math.ceil(groups / 65535)],
-  });
+  if (perThread) gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, threads: groups });
+  else gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, workgroups: [Math.min(groups, 65535), Math.ceil(groups / 65535)] });
 });
 
 registerWebGPUKernel('scan', (gpu, [x], [out], { op, rows, cols }) => {
