@@ -11,6 +11,8 @@ export function tesseraVitestConfig(packageName: string) {
   return defineConfig({
     test: {
       pool: 'forks',
+      // --expose-gc lets tests force collection: the webgpu lifetime test relies on it.
+      poolOptions: { forks: { execArgv: ['--expose-gc'] } },
       fileParallelism: false,
       testTimeout: 120_000,
       hookTimeout: 120_000,
