@@ -11,6 +11,8 @@ class Engine {
   liveTensors = 0;
   liveStorages = new Set<Storage>();
   scopes: Set<Tensor>[] = [];
+  /** Set by autodiff: told when a tensor that belongs to a recorded graph is disposed. */
+  onGradDispose: ((t: Tensor) => void) | null = null;
 
   backend(device: DeviceName, op = 'tensor'): Backend {
     const b = this.backends.get(device);

@@ -130,6 +130,7 @@ for (const name of ['reshape', 'view', 'permute', 'transpose', 'expand', 'unsque
   method(name, Mv[name] as Fn);
 }
 Object.defineProperty(Tensor.prototype, 'mT', {
+  configurable: true,
   get(this: Tensor) {
     return Mv.transpose(this, -2, -1);
   },

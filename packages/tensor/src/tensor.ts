@@ -1,5 +1,5 @@
 import type { DeviceName, Storage, TensorSpec } from './backend.js';
-import type { DType, TypedArray } from './dtype.js';
+import { isFloat, type DType, type TypedArray } from './dtype.js';
 import { engine, finalizer } from './engine.js';
 import { contiguousStrides, isContiguous, numel, type Shape } from './shape.js';
 
@@ -18,6 +18,13 @@ export class Tensor implements TensorSpec {
   readonly offset: number;
   readonly dtype: DType;
   #storage: Storage | null;
+  #requiresGrad = false;
+  /** The gradient accumulated by `backward()` (owned by this tensor; freed with it). */
+  grad: Tensor | null = null;
+  /** @internal The autodiff node that produced this tensor; null for leaves and constants. */
+  gradFn: object | null = null;
+  /** @internal Which output of `gradFn` this tensor is. */
+  outputIndex = 0;
 
   /** @internal Use the creation functions (`tensor`, `zeros`, ...) instead. */
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
@@ -58,6 +65,32 @@ export class Tensor implements TensorSpec {
     return numel(this.shape);
   }
 
+  /** Whether gradients flow to or through this tensor (set it on leaves; results of ops on such tensors inherit it). */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad || this.gradFn !== null;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (value && !isFloat(this.dtype)) {
+      throw new TypeError(`requiresGrad: only float tensors can require gradients, received ${this.dtype}`);
+    }
+    if (!value && this.gradFn !== null) {
+      throw new Error('requiresGrad: cannot turn it off on a tensor computed from others; use detach()');
+    }
+    this.#requiresGrad = value;
+  }
+
+  /** Sets `requiresGrad` and returns this tensor (PyTorch's requires_grad_()). */
+  requiresGrad_(value = true): this {
+    this.requiresGrad = value;
+    return this;
+  }
+
+  /** True for tensors not produced by a recorded op (parameters, inputs, constants). */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
   get isDisposed(): boolean {
     return this.#storage === null;
   }
@@ -74,6 +107,9 @@ export class Tensor implements TensorSpec {
     finalizer.unregister(this);
     engine.liveTensors--;
     for (const scope of engine.scopes) scope.delete(this);
+    if (this.gradFn !== null) engine.onGradDispose?.(this);
+    this.grad?.dispose();
+    this.grad = null;
     engine.release(s);
   }
 
