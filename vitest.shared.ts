@@ -1,4 +1,10 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
+/** Tests import workspace packages from their sources: one module instance, no rebuild between edits. */
+const alias = Object.fromEntries(readdirSync(packagesDir).map((name) => [`@tessera/${name}`, `${packagesDir}${name}/src/index.ts`]));
 
 /**
  * Shared vitest settings for every package. Each test file runs in its own process: Dawn holds
@@ -9,6 +15,7 @@ import { defineConfig } from 'vitest/config';
 export function tesseraVitestConfig(packageName: string) {
   const dir = process.env.TESSERA_TEST_REPORT_DIR;
   return defineConfig({
+    resolve: { alias },
     test: {
       pool: 'forks',
       // --expose-gc lets tests force collection: the webgpu lifetime test relies on it.

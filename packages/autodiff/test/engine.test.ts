@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import * as T from '@tessera/tensor';
+import { backward, gradcheck, gradgradcheck, gradOf } from '../src/index.js';
+
+describe('engine', () => {
+  it('accumulates gradients of a small expression', () => {
+    const x = T.tensor([1, 2, 3], { dtype: 'float64' }).requiresGrad_();
+    const y = T.tensor([4, 5, 6], { dtype: 'float64' }).requiresGrad_();
+    const before = T.memory().tensors;
+    T.tidy(() => backward(T.sum(T.add(T.mul(x, y), T.exp(x)))));
+    expect(Array.from(x.grad!.dataSync())).toEqual([4 + Math.exp(1), 5 + Math.exp(2), 6 + Math.exp(3)]);
+    expect(Array.from(y.grad!.dataSync())).toEqual([1, 2, 3]);
+    expect(T.memory().tensors).toBe(before + 2); // the two .grad tensors
+    T.dispose([x, y]);
+    expect(T.memory().tensors).toBe(before - 2);
+  });
+
+  it('passes gradcheck and gradgradcheck', () => {
+    const a = T.randn([3, 4], { dtype: 'float64' });
+    const b = T.randn([4], { dtype: 'float64' });
+    const f = (p: T.Tensor, q: T.Tensor) => T.exp(T.mul(T.add(p, q), p));
+    expect(gradcheck(f, [a, b])).toBe(true);
+    expect(gradgradcheck(f, [a, b])).toBe(true);
+    T.dispose([a, b]);
+  });
+
+  it('keeps memory flat over training-like steps', () => {
+    const w = T.randn([8], { dtype: 'float64' }).requiresGrad_();
+    let before = -1;
+    for (let i = 0; i < 50; i++) {
+      T.tidy(() => {
+        const loss = T.sum(T.mul(T.exp(w), w));
+        backward(loss);
+      });
+      w.grad!.dispose();
+      w.grad = null;
+      if (i === 2) before = T.memory().tensors;
+    }
+    expect(T.memory().tensors).toBe(before);
+    const [g] = gradOf([T.sum(T.mul(w, w))], [w]);
+    expect(Array.from(g!.dataSync()).every((v, i) => Math.abs(v - 2 * w.dataSync()[i]) < 1e-12)).toBe(true);
+  });
+});
