@@ -64,7 +64,7 @@ export function gradcheck(f: DiffFn, inputs: readonly Tensor[], options: Gradche
     T.tidy(() => {
       const xs = inputs.map((x) => T.clone(x).requiresGrad_());
       const outs = asList(f(...xs));
-      const vs = outs.map((o) => T.randn(o.shape, { dtype: 'float64', generator: gen }));
+      const vs = outs.map((o) => T.randn(o.shape, { dtype: 'float64', device: 'cpu', generator: gen }));
       const grads = gradOf(outs, xs, { gradients: vs, allowUnused: true });
       const vArr = vs.map((v) => v.dataSync() as Float64Array);
       // Inputs require gradients so that f may itself differentiate (gradgradcheck).
@@ -101,7 +101,7 @@ export function gradgradcheck(f: DiffFn, inputs: readonly Tensor[], options: Gra
   const gen = new T.Generator((options.seed ?? 0) + 1000);
   const vs = T.tidy(() => {
     const outs = asList(f(...inputs.map((x) => T.clone(x))));
-    return outs.map((o) => T.keep(T.randn(o.shape, { dtype: 'float64', generator: gen })));
+    return outs.map((o) => T.keep(T.randn(o.shape, { dtype: 'float64', device: 'cpu', generator: gen })));
   });
   try {
     const firstOrder: DiffFn = (...xs) => {
