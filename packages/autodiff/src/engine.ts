@@ -232,7 +232,7 @@ export function gradOf(outputs: readonly Tensor[], inputs: readonly Tensor[], op
       prev.dispose();
       g.dispose();
     }
-  }, slots, wanted);
+  }, slots, wanted, new Set(inputs.filter((t) => !t.gradFn)));
   return inputs.map((t) => {
     const g = wanted.get(t) ?? null;
     if (g === null && !options.allowUnused) {
@@ -250,6 +250,7 @@ function run(
   onLeaf: (leaf: Tensor, g: Tensor) => void,
   slots?: Map<string, Tensor>,
   captured?: Map<Tensor, Tensor | null>,
+  wantedLeaves?: ReadonlySet<Tensor>,
 ): void {
   const createGraph = options.createGraph ?? false;
   const retain = options.retainGraph ?? createGraph;
@@ -296,12 +297,27 @@ function run(
       order.push(n);
     };
     for (const r of roots) visit(r);
+    // Only nodes through which a cotangent reaches something wanted are run: a wanted leaf, or a
+    // wanted intermediate slot (captured before its node runs, so that node itself is not needed
+    // for it). `order` has parents first, so one pass settles every node.
+    const needed = new Set<Node>();
+    const slotWanted = (n: Node, i: number) => slots?.has(`${n.id}:${i}`) ?? false;
+    for (const n of order) {
+      const leads = n.edges.some((e) => e !== null && ('leaf' in e ? !wantedLeaves || wantedLeaves.has(e.leaf) : slotWanted(e.node, e.index) || needed.has(e.node)));
+      if (leads) needed.add(n);
+    }
+    const processed: Node[] = [];
     try {
     for (let k = order.length - 1; k >= 0; k--) {
       const node = order[k];
       const gs = grads.get(node);
       grads.delete(node);
-      if (!gs || gs.every((g) => g === null)) continue;
+      if (gs && slots) capture(node, gs);
+      if (!gs || gs.every((g) => g === null) || !needed.has(node)) {
+        for (const g of gs ?? []) g?.dispose();
+        continue;
+      }
+      processed.push(node);
       if (node.freed) {
         for (const g of gs) g?.dispose();
         throw new Error(`backward: the graph through '${node.op}' was already freed by an earlier backward; pass { retainGraph: true } to the first one`);
@@ -309,16 +325,6 @@ function run(
       if (!node.rule) {
         for (const g of gs) g?.dispose();
         throw new Error(`backward: no gradient rule for op '${node.op}'`);
-      }
-      if (slots) {
-        gs.forEach((g, idx) => {
-          const t = slots.get(`${node.id}:${idx}`);
-          if (t && g && captured) {
-            const prev = captured.get(t);
-            captured.set(t, prev ? T.add(prev, g) : T.keep(T.clone(g)));
-            prev?.dispose();
-          }
-        });
       }
       const inGrads = ownedGrads(node, gs, node.rule(gs, node.ctx));
       for (const g of gs) g?.dispose();
@@ -338,8 +344,18 @@ function run(
       // Free only after the whole pass: freeing a node releases its saved inputs, which can free
       // a parent that has not been processed yet.
       for (const gs of grads.values()) for (const g of gs) g?.dispose();
-      if (!retain) for (const node of order) node.free();
+      if (!retain) for (const node of processed) node.free();
     }
+  };
+  const capture = (node: Node, gs: readonly (Tensor | null)[]) => {
+    gs.forEach((g, idx) => {
+      const t = slots?.get(`${node.id}:${idx}`);
+      if (t && g && captured) {
+        const prev = captured.get(t);
+        captured.set(t, prev ? T.add(prev, g) : T.clone(g));
+        prev?.dispose();
+      }
+    });
   };
   if (createGraph) enableGrad(body);
   else noGrad(body);

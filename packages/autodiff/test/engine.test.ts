@@ -40,4 +40,18 @@ describe('engine', () => {
     const [g] = gradOf([T.sum(T.mul(w, w))], [w]);
     expect(Array.from(g!.dataSync()).every((v, i) => Math.abs(v - 2 * w.dataSync()[i]) < 1e-12)).toBe(true);
   });
+
+  it('gradOf w.r.t. an intermediate stops there and leaves the upstream graph usable', () => {
+    const x = T.tensor([0.5, -1, 2], { dtype: 'float64' }).requiresGrad_();
+    T.tidy(() => {
+      const h = T.exp(x);
+      const y = T.sum(T.mul(h, h));
+      const [gh] = gradOf([y], [h]);
+      expect(Array.from(gh!.dataSync())).toEqual(Array.from(T.mul(h, 2).dataSync()));
+      // The exp node was not run nor freed: a backward through it still works.
+      backward(T.sum(h));
+      expect(Array.from(x.grad!.dataSync())).toEqual(Array.from(h.dataSync()));
+    });
+    x.dispose();
+  });
 });
