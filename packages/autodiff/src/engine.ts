@@ -57,6 +57,8 @@ export class Node {
     readonly ctx: RuleContext,
     readonly edges: readonly Edge[],
     readonly outputMeta: readonly { shape: readonly number[]; dtype: T.DType; device: T.DeviceName }[],
+    /** Other saved values (sparse matrices among the arguments) to dispose with the node. */
+    readonly extras: readonly { dispose(): void }[] = [],
   ) {
     this.id = nextId++;
   }
@@ -67,6 +69,7 @@ export class Node {
     this.freed = true;
     // Saved outputs point at this node without counting as references: release() ignores them.
     for (const t of [...this.ctx.inputs, ...this.ctx.outputs]) t.dispose();
+    for (const e of this.extras) e.dispose();
   }
 }
 
@@ -107,7 +110,19 @@ const recorder: T.GradRecorder = {
       }
       return v;
     });
-    const swap = (a: unknown): unknown => (a instanceof T.Tensor ? saved.get(a) : Array.isArray(a) ? a.map((b) => (b instanceof T.Tensor ? saved.get(b) : b)) : a);
+    // Sparse matrices are not tensor inputs (no gradient reaches them) but rules read them: keep a
+    // copy sharing their data, so that disposing the user's matrix before backward is safe.
+    const extras: T.SparseTensor[] = [];
+    const swap = (a: unknown): unknown => {
+      if (a instanceof T.Tensor) return saved.get(a);
+      if (Array.isArray(a)) return a.map((b) => (b instanceof T.Tensor ? saved.get(b) : b));
+      if (a instanceof T.SparseTensor) {
+        const copy = new T.SparseTensor(saveView(a.indices), saveView(a.values), a.shape, a.isCoalesced());
+        extras.push(copy);
+        return copy;
+      }
+      return a;
+    };
     const savedOut = outputs.map((o) => {
       const v = saveView(o);
       savedOutputs.add(v);
@@ -116,7 +131,7 @@ const recorder: T.GradRecorder = {
     const isDiff = (o: Tensor) => diffOutputs.includes(o);
     const edges: Edge[] = inputs.map((t) => (t.gradFn ? { node: t.gradFn as Node, index: t.outputIndex } : t.requiresGrad ? { leaf: leafOf.get(t) ?? t } : null));
     const ctx: RuleContext = { args: args.map(swap), inputs: savedInputs, outputs: savedOut, needs: edges.map((e) => e !== null) };
-    const node = new Node(op, rules.get(op), ctx, edges, outputs.map((o) => ({ shape: o.shape, dtype: o.dtype, device: o.device })));
+    const node = new Node(op, rules.get(op), ctx, edges, outputs.map((o) => ({ shape: o.shape, dtype: o.dtype, device: o.device })), extras);
     outputs.forEach((o, i) => {
       if (!isDiff(o)) return;
       if (inputs.includes(o)) throw new Error(`autodiff: op '${op}' returned one of its inputs; it must return a new tensor`);

@@ -54,4 +54,24 @@ describe('engine', () => {
     });
     x.dispose();
   });
+
+  it('keeps a sparse operand alive for backward after the user disposes it', () => {
+    const x = T.tensor([[1, 2], [3, 4], [5, 6]], { dtype: 'float64' }).requiresGrad_();
+    const before = T.memory().tensors;
+    const indices = T.tensor([[0, 1, 1], [2, 0, 1]], { dtype: 'int32' });
+    const values = T.tensor([2, -1, 3], { dtype: 'float64' });
+    const a = T.sparseCooTensor(indices, values, [2, 3]);
+    T.dispose([indices, values]);
+    const y = T.spmm(a, x);
+    a.dispose();
+    const loss = T.sum(y);
+    backward(loss);
+    // d/dx sum(A x) = A^T 1: column sums of A spread over x's columns
+    expect(Array.from(x.grad!.dataSync())).toEqual([-1, -1, 3, 3, 2, 2]);
+    T.dispose([y, loss]);
+    x.grad!.dispose();
+    x.grad = null;
+    expect(T.memory().tensors).toBe(before);
+    x.dispose();
+  });
 });

@@ -183,7 +183,7 @@ defineGrad('segmentSoftmax', ([g], { args, outputs }) =>
  * spmm(A, B): dB = A^T g, computed as a gather of g's rows by the entries' row ids, weighted by
  * the entries' values and scatter-added to their column ids (duplicate entries add up, as in the
  * forward pass). The sparse values are not a tensor input of the op and get no gradient. The
- * rule reads A when backward runs, so A must not be disposed before then.
+ * engine saves a copy of A that shares its data, so the caller may dispose A before backward.
  */
 defineGrad('spmm', ([g], { args }) =>
   T.tidy(() => {
