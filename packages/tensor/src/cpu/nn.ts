@@ -193,6 +193,14 @@ registerCpuKernel('maxPool2d', ([x], [values, indices], { kernel: [kh, kw], stri
   });
 });
 
+/** Sum of the window [y0, y1) x [x0, x1) of the plane at `src`. */
+function windowSum(x: CpuView, src: number, y0: number, y1: number, x0: number, x1: number): number {
+  const [, , xh, xw] = x.strides;
+  let sum = 0;
+  for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) sum += x.data[src + iy * xh + ix * xw];
+  return sum;
+}
+
 /**
  * Average pooling as PyTorch computes it: the window is clipped to the padded input for the
  * count-include-pad divisor and to the input for the sum and the other divisor.
@@ -200,7 +208,6 @@ registerCpuKernel('maxPool2d', ([x], [values, indices], { kernel: [kh, kw], stri
 registerCpuKernel('avgPool2d', ([x], [out], { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], countIncludePad, divisor }) => {
   const [, , H, W] = x.shape;
   const [, , OH, OW] = out.shape;
-  const [, , xh, xw] = x.strides;
   forEachPlane(x, OH * OW, (src, dst) => {
     let k = out.offset + dst;
     for (let oy = 0; oy < OH; oy++) {
@@ -217,10 +224,8 @@ registerCpuKernel('avgPool2d', ([x], [out], { kernel: [kh, kw], stride: [sh, sw]
           out.data[k] = 0;
           continue;
         }
-        let sum = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) sum += x.data[src + iy * xh + ix * xw];
         const count = divisor || (countIncludePad ? (yPadEnd - yStart) * (xPadEnd - xStart) : (y1 - y0) * (x1 - x0));
-        out.data[k] = sum / count;
+        out.data[k] = windowSum(x, src, y0, y1, x0, x1) / count;
       }
     }
   });
@@ -230,7 +235,6 @@ registerCpuKernel('avgPool2d', ([x], [out], { kernel: [kh, kw], stride: [sh, sw]
 registerCpuKernel('adaptiveAvgPool2d', ([x], [out]) => {
   const [, , H, W] = x.shape;
   const [, , OH, OW] = out.shape;
-  const [, , xh, xw] = x.strides;
   forEachPlane(x, OH * OW, (src, dst) => {
     let k = out.offset + dst;
     for (let oy = 0; oy < OH; oy++) {
@@ -239,9 +243,7 @@ registerCpuKernel('adaptiveAvgPool2d', ([x], [out]) => {
       for (let ox = 0; ox < OW; ox++, k++) {
         const x0 = Math.floor((ox * W) / OW);
         const x1 = Math.ceil(((ox + 1) * W) / OW);
-        let sum = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) sum += x.data[src + iy * xh + ix * xw];
-        out.data[k] = sum / ((y1 - y0) * (x1 - x0));
+        out.data[k] = windowSum(x, src, y0, y1, x0, x1) / ((y1 - y0) * (x1 - x0));
       }
     }
   });

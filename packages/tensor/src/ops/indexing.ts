@@ -40,13 +40,18 @@ function checkRankAtLeast1(op: string, x: Tensor, name: string) {
   if (x.rank === 0) throw new RangeError(`${op}: expected ${name} of rank >= 1, received a 0-d tensor`);
 }
 
-/** The entries of `x` at `index` (1-D) along `dim`; the result has `index.size` entries on that dim. */
-export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
-  const op = 'indexSelect';
+/** Checks shared by indexSelect, gather and the scatters: a tensor input of rank >= 1 and an int32 index on its device. */
+function checkInputAndIndex(op: string, x: Tensor, index: Tensor) {
   checkTensor(op, x);
   checkIndex(op, index);
   sameDevice(op, x, index);
   checkRankAtLeast1(op, x, 'input');
+}
+
+/** The entries of `x` at `index` (1-D) along `dim`; the result has `index.size` entries on that dim. */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  const op = 'indexSelect';
+  checkInputAndIndex(op, x, index);
   checkRank(op, index, [0, 1], 'index');
   const d = normDim(op, dim, x.rank);
   checkIndexRange(op, index, x.shape[d], `dim ${d}`);
@@ -63,10 +68,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
 /** out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and likewise for other dims); out has index's shape. */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const op = 'gather';
-  checkTensor(op, x);
-  checkIndex(op, index);
-  sameDevice(op, x, index);
-  checkRankAtLeast1(op, x, 'input');
+  checkInputAndIndex(op, x, index);
   const d = normDim(op, dim, x.rank);
   if (index.rank !== x.rank || index.shape.some((s, k) => k !== d && s > x.shape[k])) {
     throw new RangeError(`${op}: expected index of rank ${x.rank} no larger than input ${shapeStr(x.shape)} outside dim ${d}, received index shape ${shapeStr(index.shape)}`);
@@ -81,10 +83,7 @@ type ScatterKind = ScatterReduceOp | 'replace';
 
 /** Shared checks and dispatch of scatter, scatterAdd and scatterReduce. Returns a new tensor. */
 function scatterImpl(op: string, x: Tensor, dim: number, index: Tensor, src: Tensor | number, reduce: ScatterKind, includeSelf: boolean): Tensor {
-  checkTensor(op, x);
-  checkIndex(op, index);
-  sameDevice(op, x, index);
-  checkRankAtLeast1(op, x, 'input');
+  checkInputAndIndex(op, x, index);
   if (reduce !== 'replace') checkDTypeIn(op, x, REDUCE_DTYPES);
   const d = normDim(op, dim, x.rank);
   if (index.rank !== x.rank || index.shape.some((s, k) => k !== d && s > x.shape[k])) {

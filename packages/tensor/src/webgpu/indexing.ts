@@ -31,6 +31,20 @@ function put(meta: Uint32Array, at: number, values: readonly number[]) {
   values.forEach((v, k) => (i32[at + k] = v));
 }
 
+/**
+ * Meta shared by GATHER and SCATTER_KEYS, which walk `shape` row-major and follow two strided views
+ * a and b: n, rank, dim, dimSize, aOff, bOff, shape[8], aStrides[8], bStrides[8]; `words` >= 30
+ * leaves room for more.
+ */
+function walkMeta(words: number, shape: readonly number[], dim: number, dimSize: number, a: TensorSpec, b: TensorSpec): Uint32Array {
+  const meta = new Uint32Array(words);
+  put(meta, 0, [numel(shape), shape.length, dim, dimSize, a.offset, b.offset]);
+  put(meta, 6, shape);
+  put(meta, 14, a.strides);
+  put(meta, 22, b.strides);
+  return meta;
+}
+
 const GATHER = (t: string) => `
 @group(0) @binding(0) var<storage, read> X: array<${t}>;
 @group(0) @binding(1) var<storage, read> I: array<i32>;
@@ -56,13 +70,8 @@ ${MAIN}
 }`;
 
 registerWebGPUKernel('gather', (gpu, [x, index], [out], { dim }) => {
-  const rank = out.shape.length;
-  checkRank(rank);
-  const meta = new Uint32Array(30);
-  put(meta, 0, [numel(out.shape), rank, dim, x.shape[dim], x.offset, index.offset]);
-  put(meta, 6, out.shape);
-  put(meta, 14, x.strides);
-  put(meta, 22, index.strides);
+  checkRank(out.shape.length);
+  const meta = walkMeta(30, out.shape, dim, x.shape[dim], x, index);
   gpu.dispatch({ code: GATHER(wgslType(x.dtype)), buffers: [buf(x), buf(index), buf(out)], meta, threads: numel(out.shape) });
 });
 
@@ -73,13 +82,16 @@ ${MAIN}
   if (i < M[0]) { B[i] = 0u; }
 }`;
 
-/** One key per scatter contribution (its target element in the contiguous output), its src element, and the histogram. */
-const SCATTER_KEYS = `
+/** Bindings of the key kernels that feed `group`: indices I in; keys K, payloads P and the histogram C out. */
+const KEY_BINDINGS = `
 @group(0) @binding(0) var<storage, read> I: array<i32>;
 @group(0) @binding(1) var<storage, read_write> K: array<u32>;
 @group(0) @binding(2) var<storage, read_write> P: array<u32>;
 @group(0) @binding(3) var<storage, read_write> C: array<atomic<u32>>;
-@group(0) @binding(4) var<storage, read> M: array<u32>;
+@group(0) @binding(4) var<storage, read> M: array<u32>;`;
+
+/** One key per scatter contribution (its target element in the contiguous output), its src element, and the histogram. */
+const SCATTER_KEYS = `${KEY_BINDINGS}
 // M: n, rank, dim, dimSize, iOff, sOff, shape[8], iStrides[8], sStrides[8], outStrides[8]
 ${MAIN}
   if (i >= M[0]) { return; }
@@ -105,12 +117,7 @@ ${MAIN}
 }`;
 
 /** Keys given directly as an int32 vector (groupByKey); the payload is the element's position. */
-const DIRECT_KEYS = `
-@group(0) @binding(0) var<storage, read> I: array<i32>;
-@group(0) @binding(1) var<storage, read_write> K: array<u32>;
-@group(0) @binding(2) var<storage, read_write> P: array<u32>;
-@group(0) @binding(3) var<storage, read_write> C: array<atomic<u32>>;
-@group(0) @binding(4) var<storage, read> M: array<u32>;
+const DIRECT_KEYS = `${KEY_BINDINGS}
 // M: n, numKeys, off, stride
 ${MAIN}
   if (i >= M[0]) { return; }
@@ -307,16 +314,11 @@ ${MAIN}
  * and `src` are strided views of equal rank; contributions follow `index`'s row-major order.
  */
 registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, includeSelf }) => {
-  const rank = index.shape.length;
-  checkRank(rank);
+  checkRank(index.shape.length);
   const n = numel(index.shape);
   const numKeys = numel(out.shape);
   if (n === 0 || numKeys === 0) return;
-  const meta = new Uint32Array(38);
-  put(meta, 0, [n, rank, dim, out.shape[dim], index.offset, src.offset]);
-  put(meta, 6, index.shape);
-  put(meta, 14, index.strides);
-  put(meta, 22, src.strides);
+  const meta = walkMeta(38, index.shape, dim, out.shape[dim], index, src);
   put(meta, 30, contiguousStrides(out.shape));
   const temps = new Temps(gpu);
   const g = group(gpu, temps, n, numKeys, (k, p, c) => gpu.dispatch({ code: SCATTER_KEYS, buffers: [buf(index), k, p, c], meta, threads: n }));
@@ -347,8 +349,12 @@ registerWebGPUKernel('segmentPtr', (gpu, [index], [ptr], { numSegments }) => {
   gpu.dispatch({ code: SEGMENT_PTR, buffers: [buf(index), buf(ptr)], meta, threads: numSegments + 1 });
 });
 
-/** Rows [ptr[s], ptr[s+1]) clamped to [0, E], so a malformed ptr can neither hang nor read out of bounds. */
+/**
+ * One invocation per (segment s, feature f). Rows [ptr[s], ptr[s+1]) clamped to [0, E], so a
+ * malformed ptr can neither hang nor read out of bounds.
+ */
 const SEGMENT_BOUNDS = `
+  if (i >= M[0] * M[1]) { return; }
   let F = M[1];
   let s = i / F;
   let f = i % F;
@@ -356,6 +362,10 @@ const SEGMENT_BOUNDS = `
   let b = min(u32(max(P[M[4] + s], 0)), E);
   let e = min(u32(max(P[M[4] + s + 1u], 0)), E);
   let so = M[2] + f;`;
+
+/** Meta of the segment kernels: numSegments, F, srcOff, E, ptrOff. */
+const segmentMeta = (src: TensorSpec, ptr: TensorSpec, numSegments: number, features: number) =>
+  new Uint32Array([numSegments, features, src.offset, src.shape[0], ptr.offset]);
 
 const SEGMENT_REDUCE = (t: string, op: string) => {
   const isArg = op === 'max' || op === 'min';
@@ -370,7 +380,6 @@ ${isArg ? '@group(0) @binding(3) var<storage, read_write> A: array<u32>;' : ''}
 // M: numSegments, F, srcOff, E, ptrOff
 ${WGSL_PRELUDE}
 ${MAIN}
-  if (i >= M[0] * M[1]) { return; }
   ${SEGMENT_BOUNDS}
   var acc = ${t}(0);
   ${isArg ? `var arg = E;
@@ -384,7 +393,7 @@ ${MAIN}
 };
 
 registerWebGPUKernel('segmentReduce', (gpu, [src, ptr], [values, args], { op, numSegments, features }) => {
-  const meta = new Uint32Array([numSegments, features, src.offset, src.shape[0], ptr.offset]);
+  const meta = segmentMeta(src, ptr, numSegments, features);
   const buffers = [buf(src), buf(ptr), buf(values), ...(args ? [buf(args)] : [])];
   gpu.dispatch({ code: SEGMENT_REDUCE(wgslType(src.dtype), op), buffers, meta, threads: numSegments * features });
 });
@@ -396,7 +405,6 @@ const SEGMENT_SOFTMAX = `
 @group(0) @binding(3) var<storage, read> M: array<u32>;
 ${WGSL_PRELUDE}
 ${MAIN}
-  if (i >= M[0] * M[1]) { return; }
   ${SEGMENT_BOUNDS}
   var m = -inf_();
   for (var j = b; j < e; j++) { m = max(m, S[so + j * F]); }
@@ -406,7 +414,7 @@ ${MAIN}
 }`;
 
 registerWebGPUKernel('segmentSoftmax', (gpu, [src, ptr], [out], { numSegments, features }) => {
-  const meta = new Uint32Array([numSegments, features, src.offset, src.shape[0], ptr.offset]);
+  const meta = segmentMeta(src, ptr, numSegments, features);
   gpu.dispatch({ code: SEGMENT_SOFTMAX, buffers: [buf(src), buf(ptr), buf(out)], meta, threads: numSegments * features });
 });
 

@@ -259,25 +259,29 @@ fn inclusiveScan(lid: u32, v: u32) -> u32 {
   return scan[lid];
 }`;
 
-const COMPACT_HEADER = /* wgsl */ `
+/**
+ * Shared opening of the counting and scatter kernels (bindings X and M come first): each thread
+ * counts its truthy elements into `c`, and `inclusive` is the workgroup scan of those counts.
+ */
+const COMPACT_BLOCK_COUNT = /* wgsl */ `
+${TRUTH}
+${WORKGROUP_SCAN}
 @compute @workgroup_size(${COMPACT_THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let block = wid.x + wid.y * nwg.x;
-  let first = block * ${COMPACT_THREADS * PER_THREAD}u + lid * ${PER_THREAD}u;`;
+  let first = block * ${COMPACT_THREADS * PER_THREAD}u + lid * ${PER_THREAD}u;
+  var c = 0u;
+  for (var q = 0u; q < ${PER_THREAD}u; q++) {
+    if (first + q < M[0]) { c += truth(X[M[1] + first + q], M[2] == 1u); }
+  }
+  let inclusive = inclusiveScan(lid, c);`;
 
 const COMPACT_COUNT = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> X: array<u32>;
 @group(0) @binding(1) var<storage, read_write> O: array<u32>;
 // M: n, x offset, float flag, blocks
 @group(0) @binding(2) var<storage, read> M: array<u32>;
-${TRUTH}
-${WORKGROUP_SCAN}
-${COMPACT_HEADER}
-  var c = 0u;
-  for (var q = 0u; q < ${PER_THREAD}u; q++) {
-    if (first + q < M[0]) { c += truth(X[M[1] + first + q], M[2] == 1u); }
-  }
-  let inclusive = inclusiveScan(lid, c);
+${COMPACT_BLOCK_COUNT}
   if (lid == ${COMPACT_THREADS - 1}u && block < M[3]) { O[block] = inclusive; }
 }`;
 
@@ -306,14 +310,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 function compactScatter(bindings: string, emit: string): string {
   return /* wgsl */ `
 ${bindings}
-${TRUTH}
-${WORKGROUP_SCAN}
-${COMPACT_HEADER}
-  var c = 0u;
-  for (var q = 0u; q < ${PER_THREAD}u; q++) {
-    if (first + q < M[0]) { c += truth(X[M[1] + first + q], M[2] == 1u); }
-  }
-  let inclusive = inclusiveScan(lid, c);
+${COMPACT_BLOCK_COUNT}
   if (block * ${COMPACT_THREADS * PER_THREAD}u >= M[0]) { return; }
   var pos = Off[block] + inclusive - c;
   for (var q = 0u; q < ${PER_THREAD}u; q++) {
