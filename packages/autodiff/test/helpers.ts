@@ -1,100 +1,76 @@
 /**
- * Shared test harness for @tessera/autodiff: every suite runs on each backend in
- * TESSERA_BACKENDS (default "cpu,webgpu"). A requested backend that cannot start fails the
- * suite; it is never skipped. (Copied in spirit from packages/tensor/test/helpers.ts: importing
- * that file directly would leave this package's tsconfig rootDir.)
+ * Test harness for @tessera/autodiff. The backend set-up (every suite runs on each backend in
+ * TESSERA_BACKENDS, default "cpu,webgpu"; a requested backend that cannot start fails the suite,
+ * it is never skipped) and expectClose are shared with packages/tensor/test/helpers.ts; only the
+ * autodiff-specific helpers live here.
  */
-import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { init, shutdown, type DeviceName, type NestedArray, type Tensor, type TypedArray } from '@tessera/tensor';
+import { expect } from 'vitest';
+import * as T from '@tessera/tensor';
+import type { DeviceName, Tensor } from '@tessera/tensor';
+import { backward } from '../src/index.js';
+import { expectClose, seeded64 } from '../../tensor/test/helpers.js';
 
-export const BACKENDS = (process.env.TESSERA_BACKENDS ?? 'cpu,webgpu')
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean) as DeviceName[];
+export { BACKENDS, expectClose, forEachBackend, useDevices, type CloseOptions } from '../../tensor/test/helpers.js';
 
-let started = false;
-/** Starts the requested devices once per test file and shuts them down after it. */
-export function useDevices(): void {
-  beforeAll(async () => {
-    if (started) return;
-    started = true;
-    if (BACKENDS.includes('webgpu')) {
-      try {
-        await init({ device: 'webgpu' });
-      } catch (e) {
-        throw new Error(
-          `webgpu was requested (TESSERA_BACKENDS=${BACKENDS.join(',')}) but could not start: ${(e as Error).message}. ` +
-            'Run `bash scripts/install-webgpu-driver.sh` or set TESSERA_BACKENDS=cpu.',
-        );
-      }
-    }
-  });
-  afterAll(async () => {
-    await shutdown();
-  });
-}
-
-/** describe() once per backend, with the devices started. */
-export function forEachBackend(name: string, body: (device: DeviceName) => void): void {
-  useDevices();
-  for (const device of BACKENDS) describe(`${name} [${device}]`, () => body(device));
-}
+/** A deterministic pseudo-random array in [-1, 1) (xorshift), unrounded (float64). */
+export const seeded: (n: number, seed?: number) => Float64Array = seeded64;
 
 /** The float dtype to test in on a device: float64 where supported (cpu), float32 on webgpu. */
 export const floatFor = (device: DeviceName) => (device === 'webgpu' ? 'float32' : 'float64') as 'float32' | 'float64';
 
-export function flat(x: NestedArray | TypedArray | number[] | number): number[] {
-  if (typeof x === 'number') return [x];
-  if (ArrayBuffer.isView(x)) return Array.from(x as TypedArray, Number);
-  if (Array.isArray(x)) return (x as NestedArray[]).flatMap((v) => flat(v as NestedArray));
-  return [Number(x)];
-}
-
-export interface CloseOptions {
+export interface DeviceGradOptions {
   atol?: number;
   rtol?: number;
-  /** Expected shape; checked when given. */
-  shape?: readonly number[];
+  /**
+   * The weights w_k of the loss sum_k sum(y_k * w_k) for output k of shape `shape` (the same
+   * numbers on both devices). Default: seeded(size, 99 + k).
+   */
+  weights?: (shape: readonly number[], k: number) => ArrayLike<number>;
 }
+
+/** Weights for expectGradsMatchAcrossDevices: standard normal float32 draws of Generator(seed + k). */
+export const randnWeights = (seed: number) => (shape: readonly number[], k: number) =>
+  T.tidy(() => Array.from(T.randn([...shape], { generator: new T.Generator(seed + k), device: 'cpu' }).dataSync(), Number));
 
 /**
- * Reads `t` (asynchronously: webgpu tensors cannot be read synchronously) and compares it
- * elementwise with `expected` (a tensor on any device, nested array, typed array or number):
- * |a - e| <= atol + rtol |e|, NaN matching NaN, infinities exactly. Always `await` it.
+ * Checks that webgpu computes the same gradients as cpu, in float32. Builds float32 copies of
+ * `inputs` (tensors on cpu, of any float dtype) on cpu and on webgpu, requiring grad; runs `f` on
+ * each set and backward of sum_k sum(y_k * w_k) over its outputs y_k; then compares each webgpu
+ * input's .grad (which must exist and live on webgpu) with cpu's: |a - e| <= atol + rtol |e|
+ * (default 1e-4 each). `f` gets the inputs on one device: tensors it makes itself (indices,
+ * masks) go on `xs[0].device`. Disposes the copies, their gradients and `inputs`. Always `await` it.
  */
-export async function expectClose(
-  t: Tensor,
-  expected: Tensor | NestedArray | TypedArray | number[] | number,
-  opts: CloseOptions = {},
+export async function expectGradsMatchAcrossDevices(
+  f: (...xs: Tensor[]) => Tensor | Tensor[],
+  inputs: readonly Tensor[],
+  { atol = 1e-4, rtol = 1e-4, weights = (shape, k) => seeded(shape.reduce((a, b) => a * b, 1), 99 + k) }: DeviceGradOptions = {},
 ): Promise<void> {
-  const { atol = 1e-5, rtol = 1e-5 } = opts;
-  if (opts.shape) expect([...t.shape]).toEqual([...opts.shape]);
-  const isTensor = typeof expected === 'object' && expected !== null && 'shape' in expected && 'data' in expected;
-  if (isTensor) expect([...t.shape], 'shape').toEqual([...(expected as Tensor).shape]);
-  const got = Array.from(await t.data(), Number);
-  const want = isTensor ? Array.from(await (expected as Tensor).data(), Number) : flat(expected as NestedArray);
-  expect(got.length, `element count of ${t}`).toBe(want.length);
-  const bad: string[] = [];
-  for (let i = 0; i < want.length; i++) {
-    const a = got[i];
-    const e = want[i];
-    const ok = Number.isNaN(e) ? Number.isNaN(a) : !Number.isFinite(e) ? a === e : Math.abs(a - e) <= atol + rtol * Math.abs(e);
-    if (!ok && bad.length < 5) bad.push(`[${i}] got ${a}, expected ${e}`);
+  const copies = (device: DeviceName) =>
+    inputs.map((x) => T.tensor(Array.from(x.dataSync(), Number), { dtype: 'float32', device, shape: x.shape }).requiresGrad_());
+  const run = (device: DeviceName) => {
+    const xs = copies(device);
+    T.tidy(() => {
+      const out = f(...xs);
+      const ys = Array.isArray(out) ? out : [out];
+      const terms = ys.map((y, k) => T.sum(T.mul(y, T.tensor(Array.from(weights(y.shape, k), Number), { dtype: 'float32', device, shape: y.shape }))));
+      backward(terms.reduce((a, b) => T.add(a, b)));
+    });
+    return xs;
+  };
+  const cpu = run('cpu');
+  const gpu: Tensor[] = [];
+  try {
+    gpu.push(...run('webgpu'));
+    for (let i = 0; i < inputs.length; i++) {
+      const want = cpu[i].grad;
+      const got = gpu[i].grad;
+      expect(want, `cpu gradient of input ${i}`).toBeTruthy();
+      expect(got, `webgpu gradient of input ${i}`).toBeTruthy();
+      expect(got!.device).toBe('webgpu');
+      await expectClose(got!, want!, { atol, rtol });
+    }
+  } finally {
+    // Disposing a leaf disposes its .grad.
+    T.dispose([...cpu, ...gpu, ...inputs]);
   }
-  expect(bad, `mismatches in ${t}`).toEqual([]);
-}
-
-/** A deterministic pseudo-random array in [-1, 1) (xorshift), for inputs that need no golden file. */
-export function seeded(n: number, seed = 1): Float64Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
 }

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import type { Tensor } from '@tessera/tensor';
 import { backward, gradcheck, gradgradcheck } from '../src/index.js';
-import { BACKENDS, forEachBackend, useDevices } from './helpers.js';
+import { BACKENDS, expectGradsMatchAcrossDevices, forEachBackend, randnWeights, useDevices } from './helpers.js';
 
 useDevices();
 // gradcheck makes its float64 cotangents on the default device, which init moved to webgpu.
@@ -93,40 +93,43 @@ describe('movement rules', () => {
   });
 });
 
-/** Gradients of sum(w * f(x)) on `device`, as plain arrays. */
-function gradsOn(device: T.DeviceName, f: (...xs: Tensor[]) => Tensor, data: Float32Array[], shapes: number[][], weightSeed: number): Promise<Float32Array[]> {
-  const xs = data.map((d, i) => T.tensor(Array.from(d), { shape: shapes[i], device }).requiresGrad_());
-  T.tidy(() => {
-    const y = f(...xs);
-    const w = T.tensor(Array.from(T.randn(y.shape, { generator: new T.Generator(weightSeed), device: 'cpu' }).dataSync()), { shape: y.shape, device });
-    backward(T.sum(T.mul(y, w)));
-  });
-  return Promise.all(xs.map(async (x) => {
-    const g = Float32Array.from(await x.grad!.data());
-    x.grad!.dispose();
-    x.dispose();
-    return g;
-  }));
-}
-
-const deviceCases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
+const deviceCases: [string, (...xs: Tensor[]) => Tensor | Tensor[], number[][]][] = [
   ['cat', (a, b) => T.cat([T.mul(a, a), b], 1), [[3, 2], [3, 4]]],
   ['pad constant', (x) => T.pad(T.mul(x, x), [1, 2, -1, 1]), [[4, 5]]],
   ['pad reflect', (x) => T.pad(x, [2, 2, 1, 1], { mode: 'reflect' }), [[4, 5]]],
   ['pad circular', (x) => T.pad(x, [1, 3], { mode: 'circular' }), [[2, 4]]],
   ['slice', (x) => T.slice(T.mul(x, x), 1, 1, 6, 2), [[3, 7]]],
   ['select and stack', (x) => T.stack([T.select(x, 0, 1), T.select(x, 0, -1)]), [[3, 4]]],
+  ['pad replicate', (x) => T.pad(x, [2, 1, 1, 2], { mode: 'replicate' }), [[3, 4]]],
+  ['contiguous of a transposed view', (x) => T.mul(T.contiguous(T.transpose(x, 0, 1)), x.reshape([4, 3])), [[3, 4]]],
+  ['clone', (x) => T.mul(T.clone(x), x), [[3, 4]]],
+  ['view, unsqueeze, squeeze', (x) => T.squeeze(T.unsqueeze(T.view(T.mul(x, x), [4, 3]), 1)), [[3, 4]]],
+  ['flatten, unflatten', (x) => T.unflatten(T.flatten(T.mul(x, x)), 0, [6, 4]), [[2, 3, 4]]],
+  ['permute', (x) => T.permute(T.mul(x, x), [2, 0, 1]), [[2, 3, 4]]],
+  ['transpose', (x) => T.transpose(T.mul(x, x), 0, 2), [[2, 3, 4]]],
+  ['expand', (x) => T.expand(T.mul(x, x), [2, 3, 4]), [[3, 1]]],
+  ['broadcastTo', (x) => T.broadcastTo(T.mul(x, x), [3, 4]), [[4]]],
+  ['broadcastTensors', (a, b) => T.broadcastTensors(T.mul(a, a), b), [[3, 1], [4]]],
+  ['narrow', (x) => T.narrow(T.mul(x, x), 1, 1, 3), [[3, 5]]],
+  ['flip', (x) => T.flip(T.mul(x, x), [0, -1]), [[3, 4]]],
+  ['split', (x) => T.split(T.mul(x, x), [1, 3], 1), [[3, 4]]],
+  ['chunk, an output unused', (x) => T.chunk(T.mul(x, x), 3, 0)[1], [[6, 2]]],
+  ['unbind', (x) => T.unbind(T.mul(x, x), 1), [[3, 4]]],
+  ['roll', (x) => T.roll(T.mul(x, x), [1, -2], [0, 1]), [[3, 4]]],
+  ['repeat', (x) => T.repeat(T.mul(x, x), [2, 1, 3]), [[2, 3]]],
+  ['tril, triu', (x) => T.add(T.tril(T.mul(x, x), -1), T.triu(x, 1)), [[4, 4]]],
 ];
 
 describe('movement rules: webgpu gradients match cpu', () => {
   const gpu = BACKENDS.includes('webgpu');
   for (const [name, f, shapes] of deviceCases) {
-    it.runIf(gpu)(name, async () => {
-      const data = T.tidy(() => shapes.map((s, i) => T.randn(s, { generator: new T.Generator(11 + i), device: 'cpu' }).dataSync() as Float32Array));
-      const cpu = await gradsOn('cpu', f, data, shapes, 3);
-      const webgpu = await gradsOn('webgpu', f, data, shapes, 3);
-      cpu.forEach((c, k) => c.forEach((v, i) => expect(Math.abs(webgpu[k][i] - v)).toBeLessThan(1e-4 + 1e-4 * Math.abs(v))));
-    });
+    it.runIf(gpu)(name, () =>
+      expectGradsMatchAcrossDevices(
+        f,
+        shapes.map((s, i) => T.randn(s, { generator: new T.Generator(11 + i), device: 'cpu' })),
+        { weights: randnWeights(3) },
+      ),
+    );
   }
 });
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import type { Tensor } from '@tessera/tensor';
 import { backward, gradcheck, gradgradcheck } from '../src/index.js';
-import { BACKENDS, expectClose, forEachBackend, seeded, useDevices } from './helpers.js';
+import { BACKENDS, expectGradsMatchAcrossDevices, forEachBackend, seeded, useDevices } from './helpers.js';
 
 useDevices();
 // gradcheck draws its cotangents on the default device, which init({ device: 'webgpu' }) changed.
@@ -107,16 +107,9 @@ describe('pooling and resampling gradients (cpu float64)', () => {
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-/** Inputs with the gradients of sum(f(xs) * w) in .grad, for the same float32 data on a device. */
-function gradsOn(device: T.DeviceName, f: (...xs: Tensor[]) => Tensor, shapes: number[][]): Tensor[] {
-  const xs = shapes.map((s, i) => T.tensor(seeded(prod(s), i + 3), { dtype: 'float32', device, shape: s }).requiresGrad_());
-  T.tidy(() => {
-    const y = f(...xs);
-    const w = T.tensor(seeded(y.size, 41), { dtype: 'float32', device, shape: y.shape });
-    backward(T.sum(T.mul(y, w)));
-  });
-  return xs;
-}
+/** Seeded float64 inputs of the given shapes (seeds 3, 4, ...), on cpu. */
+const seededInputs = (shapes: number[][]) => shapes.map((s, i) => T.tensor(seeded(prod(s), i + 3), { dtype: 'float64', device: 'cpu', shape: s }));
+const weights = (shape: readonly number[]) => seeded(prod([...shape]), 41);
 
 describe.runIf(BACKENDS.includes('webgpu'))('webgpu gradients match cpu', () => {
   const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
@@ -129,15 +122,13 @@ describe.runIf(BACKENDS.includes('webgpu'))('webgpu gradients match cpu', () => 
     ['interpolate bilinear', (x) => T.interpolate(x, { size: [9, 6], mode: 'bilinear' }), [[2, 2, 4, 5]]],
     ['interpolate bilinear alignCorners', (x) => T.interpolate(x, { scaleFactor: 2, mode: 'bilinear', alignCorners: true }), [[1, 2, 3, 5]]],
     ['interpolate nearest', (x) => T.interpolate(x, { size: [5, 9] }), [[1, 2, 3, 4]]],
+    ['conv1d stride 2, padding 1, bias', (x, w, b) => T.conv1d(x, w, b, { stride: 2, padding: 1 }), [[2, 2, 9], [3, 2, 3], [3]]],
+    ['convTranspose1d stride 2, groups 2, bias', (x, w, b) => T.convTranspose1d(x, w, b, { stride: 2, groups: 2, padding: 1 }), [[2, 4, 5], [4, 2, 3], [4]]],
+    ['maxPool1d', (x) => T.maxPool1d(x, 3, { stride: 2, padding: 1 }), [[2, 3, 9]]],
+    ['avgPool1d', (x) => T.avgPool1d(x, 3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [[2, 2, 8]]],
+    ['adaptiveAvgPool1d', (x) => T.adaptiveAvgPool1d(x, 4), [[2, 2, 7]]],
   ];
-  for (const [name, f, shapes] of cases) {
-    it(name, async () => {
-      const cpu = gradsOn('cpu', f, shapes);
-      const gpu = gradsOn('webgpu', f, shapes);
-      for (let i = 0; i < cpu.length; i++) await expectClose(gpu[i].grad!, cpu[i].grad!, { atol: 1e-4, rtol: 1e-4 });
-      T.dispose([...cpu, ...gpu]);
-    });
-  }
+  for (const [name, f, shapes] of cases) it(name, () => expectGradsMatchAcrossDevices(f, seededInputs(shapes), { weights }));
 });
 
 forEachBackend('conv net memory', (device) => {

@@ -32,7 +32,7 @@ export function forEachBackend(name: string, body: (device: DeviceName) => void)
   for (const device of BACKENDS) describe(`${name} [${device}]`, () => body(device));
 }
 
-function flat(x: NestedArray | TypedArray | number[]): number[] {
+function flat(x: NestedArray | TypedArray | number[] | number): number[] {
   if (ArrayBuffer.isView(x)) return Array.from(x as TypedArray);
   if (Array.isArray(x)) return (x as NestedArray[]).flatMap((v) => flat(v as NestedArray));
   return [Number(x)];
@@ -46,13 +46,19 @@ export interface CloseOptions {
   dtype?: DType;
 }
 
-/** Reads `t` and compares elementwise: |a - e| <= atol + rtol |e|, NaN matching NaN, infinities exactly. */
-export async function expectClose(t: Tensor, expected: NestedArray | TypedArray | number[], opts: CloseOptions = {}): Promise<void> {
+/**
+ * Reads `t` (asynchronously: webgpu tensors cannot be read synchronously) and compares it
+ * elementwise with `expected` (a tensor on any device, nested array, typed array or number):
+ * |a - e| <= atol + rtol |e|, NaN matching NaN, infinities exactly. Always `await` it.
+ */
+export async function expectClose(t: Tensor, expected: Tensor | NestedArray | TypedArray | number[] | number, opts: CloseOptions = {}): Promise<void> {
   const { atol = 1e-5, rtol = 1e-5 } = opts;
   if (opts.shape) expect([...t.shape]).toEqual([...opts.shape]);
   if (opts.dtype) expect(t.dtype).toBe(opts.dtype);
+  const isTensor = typeof expected === 'object' && expected !== null && 'shape' in expected && 'data' in expected;
+  if (isTensor) expect([...t.shape], 'shape').toEqual([...(expected as Tensor).shape]);
   const got = flat(Array.from(await t.data()));
-  const want = flat(expected);
+  const want = isTensor ? flat(Array.from(await (expected as Tensor).data())) : flat(expected as NestedArray | TypedArray | number[]);
   expect(got.length, `element count of ${t}`).toBe(want.length);
   const bad: string[] = [];
   for (let i = 0; i < want.length; i++) {
@@ -66,8 +72,13 @@ export async function expectClose(t: Tensor, expected: NestedArray | TypedArray 
 
 /** A deterministic pseudo-random array in [-1, 1) (xorshift), for inputs that need no golden file. */
 export function seeded(n: number, seed = 1): Float32Array {
+  return Float32Array.from(seeded64(n, seed));
+}
+
+/** The values of seeded() before rounding to float32. */
+export function seeded64(n: number, seed = 1): Float64Array {
   let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
+  const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     s ^= s << 13;
     s >>>= 0;
