@@ -18,7 +18,7 @@ import {
   valueAndGrad,
   vjp,
 } from '../src/index.js';
-import { BACKENDS, expectClose, floatFor, forEachBackend, seeded, useDevices } from './helpers.js';
+import { BACKENDS, expectClose, floatFor, forEachBackend, numericJacobian, seeded, useDevices } from './helpers.js';
 
 useDevices();
 // init() makes webgpu the default device; tensors below name their device explicitly.
@@ -27,22 +27,6 @@ beforeAll(() => T.setDefaultDevice('cpu'));
 const f64 = (data: ArrayLike<number>, shape: number[]) => T.tensor(Array.from(data), { dtype: 'float64', device: 'cpu', shape });
 const rnd = (shape: number[], seed: number) => f64(seeded(shape.reduce((a, b) => a * b, 1), seed), shape);
 
-/** Central differences of `f` (tensor -> tensor) at x along every basis direction: [...out, ...x] like jacobian. */
-function numericJacobian(f: (x: Tensor) => Tensor, x: Tensor, eps = 1e-6): Tensor {
-  return T.tidy(() => {
-    const cols: Tensor[] = [];
-    const eye = T.eye(x.size, x.size, { dtype: 'float64', device: 'cpu' });
-    let outShape: readonly number[] = [];
-    for (let e = 0; e < x.size; e++) {
-      const d = T.mul(T.reshape(T.select(eye, 0, e), x.shape), eps);
-      const up = f(T.add(x, d));
-      const down = f(T.sub(x, d));
-      outShape = up.shape;
-      cols.push(T.div(T.sub(up, down), 2 * eps));
-    }
-    return T.reshape(T.stack(cols, outShape.length), [...outShape, ...x.shape]);
-  });
-}
 
 function flatMemory() {
   const m = T.memory();

@@ -7,7 +7,7 @@
 import { expect } from 'vitest';
 import * as T from '@tessera/tensor';
 import type { DeviceName, Tensor } from '@tessera/tensor';
-import { backward } from '../src/index.js';
+import { backward, gradcheck, gradgradcheck } from '../src/index.js';
 import { expectClose, seeded64 } from '../../tensor/test/helpers.js';
 
 export { BACKENDS, expectClose, forEachBackend, useDevices, type CloseOptions } from '../../tensor/test/helpers.js';
@@ -74,3 +74,39 @@ export async function expectGradsMatchAcrossDevices(
     T.dispose([...cpu, ...gpu, ...inputs]);
   }
 }
+
+/**
+ * gradcheck of f, and gradgradcheck of f squared, at the given float64 inputs (which it disposes):
+ * squaring makes the cotangent depend on the inputs, so that the second-order check also covers
+ * the gradients of the rule's own ops with respect to the cotangent (for ops linear in an input,
+ * gradgradcheck of f alone would only see zeros).
+ */
+export function checkFirstAndSecondOrder(f: (...xs: Tensor[]) => Tensor, xs: Tensor[]): void {
+  try {
+    expect(gradcheck(f, xs)).toBe(true);
+    expect(gradgradcheck((...ys) => {
+      const y = f(...ys);
+      return T.mul(y, y);
+    }, xs)).toBe(true);
+  } finally {
+    T.dispose(xs);
+  }
+}
+
+/** Central differences of `f` (tensor -> tensor) at x along every basis direction: [...out, ...x] like jacobian. */
+export function numericJacobian(f: (x: Tensor) => Tensor, x: Tensor, eps = 1e-6): Tensor {
+  return T.tidy(() => {
+    const cols: Tensor[] = [];
+    const eye = T.eye(x.size, x.size, { dtype: 'float64', device: 'cpu' });
+    let outShape: readonly number[] = [];
+    for (let e = 0; e < x.size; e++) {
+      const d = T.mul(T.reshape(T.select(eye, 0, e), x.shape), eps);
+      const up = f(T.add(x, d));
+      const down = f(T.sub(x, d));
+      outShape = up.shape;
+      cols.push(T.div(T.sub(up, down), 2 * eps));
+    }
+    return T.reshape(T.stack(cols, outShape.length), [...outShape, ...x.shape]);
+  });
+}
+

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import type { Tensor } from '@tessera/tensor';
 import { backward, grad, gradcheck, gradOf, hessian, jacobian, jvp, vjp } from '../src/index.js';
-import { expectClose, seeded, useDevices } from './helpers.js';
+import { expectClose, numericJacobian, seeded, useDevices } from './helpers.js';
 
 useDevices();
 beforeAll(() => T.setDefaultDevice('cpu'));
@@ -14,22 +14,6 @@ beforeAll(() => T.setDefaultDevice('cpu'));
 const f64 = (data: ArrayLike<number>, shape: number[]) => T.tensor(Array.from(data), { dtype: 'float64', device: 'cpu', shape });
 const rnd = (shape: number[], seed: number, scale = 1) => f64(Array.from(seeded(shape.reduce((a, b) => a * b, 1), seed), (v) => v * scale), shape);
 
-/** Central differences of f at x along every basis direction: shape [...f(x).shape, ...x.shape]. */
-function numericJacobian(f: (x: Tensor) => Tensor, x: Tensor, eps = 1e-6): Tensor {
-  return T.tidy(() => {
-    const eye = T.eye(x.size, x.size, { dtype: 'float64', device: 'cpu' });
-    const cols: Tensor[] = [];
-    let outShape: readonly number[] = [];
-    for (let e = 0; e < x.size; e++) {
-      const d = T.mul(T.reshape(T.select(eye, 0, e), x.shape), eps);
-      const up = f(T.add(x, d));
-      const down = f(T.sub(x, d));
-      outShape = up.shape;
-      cols.push(T.div(T.sub(up, down), 2 * eps));
-    }
-    return T.reshape(T.stack(cols, outShape.length), [...outShape, ...x.shape]);
-  });
-}
 
 describe('WGAN-GP: gradient of the gradient penalty with respect to the critic weights', () => {
   const B = 3;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import type { Tensor } from '@tessera/tensor';
 import { backward, gradcheck, gradgradcheck } from '../src/index.js';
-import { BACKENDS, expectGradsMatchAcrossDevices, forEachBackend, seeded, useDevices } from './helpers.js';
+import { BACKENDS, checkFirstAndSecondOrder, expectGradsMatchAcrossDevices, forEachBackend, seeded, useDevices } from './helpers.js';
 
 useDevices();
 // gradcheck draws its cotangents on the default device, which init({ device: 'webgpu' }) changed.
@@ -12,22 +12,8 @@ const gen = new T.Generator(11);
 const rand = (shape: number[]) => T.randn(shape, { dtype: 'float64', device: 'cpu', generator: gen });
 const ints = (data: number[], shape?: number[], device: T.DeviceName = 'cpu') => T.tensor(data, { dtype: 'int32', device, shape: shape ?? [data.length] });
 
-/**
- * gradcheck of f, and gradgradcheck of f squared (so that the cotangent depends on the inputs and
- * the second-order check covers the rule's own ops), at random float64 inputs.
- */
-function check(f: (...xs: Tensor[]) => Tensor, shapes: number[][] | Tensor[]) {
-  const xs = shapes.map((s) => (s instanceof T.Tensor ? s : rand(s)));
-  try {
-    expect(gradcheck(f, xs)).toBe(true);
-    expect(gradgradcheck((...ys) => {
-      const y = f(...ys);
-      return T.mul(y, y);
-    }, xs)).toBe(true);
-  } finally {
-    T.dispose(xs);
-  }
-}
+const check = (f: (...xs: Tensor[]) => Tensor, shapes: number[][] | Tensor[]) =>
+  checkFirstAndSecondOrder(f, shapes.map((s) => (s instanceof T.Tensor ? s : rand(s))));
 
 describe('gather / scatter gradients (cpu float64)', () => {
   it('indexSelect with repeated indices, both dims and a 0-d index', () => {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import type { Tensor } from '@tessera/tensor';
-import { backward, gradcheck, gradgradcheck } from '../src/index.js';
-import { BACKENDS, expectGradsMatchAcrossDevices, forEachBackend, seeded, useDevices } from './helpers.js';
+import { backward } from '../src/index.js';
+import { BACKENDS, checkFirstAndSecondOrder, expectGradsMatchAcrossDevices, forEachBackend, seeded, useDevices } from './helpers.js';
 
 useDevices();
 // gradcheck draws its cotangents on the default device, which init({ device: 'webgpu' }) changed.
@@ -11,24 +11,7 @@ beforeAll(() => T.setDefaultDevice('cpu'));
 const gen = new T.Generator(7);
 const rand = (shape: number[]) => T.randn(shape, { dtype: 'float64', device: 'cpu', generator: gen });
 
-/**
- * gradcheck of f, and gradgradcheck of f squared, at fresh random float64 inputs of the given
- * shapes: squaring makes the cotangent depend on the inputs, so that the second-order check also
- * covers the gradients of the rule's own ops with respect to the cotangent (for ops linear in an
- * input, gradgradcheck of f alone would only see zeros).
- */
-function check(f: (...xs: Tensor[]) => Tensor, shapes: number[][]) {
-  const xs = shapes.map(rand);
-  try {
-    expect(gradcheck(f, xs)).toBe(true);
-    expect(gradgradcheck((...ys) => {
-      const y = f(...ys);
-      return T.mul(y, y);
-    }, xs)).toBe(true);
-  } finally {
-    T.dispose(xs);
-  }
-}
+const check = (f: (...xs: Tensor[]) => Tensor, shapes: number[][]) => checkFirstAndSecondOrder(f, shapes.map(rand));
 
 describe('conv gradients (cpu float64)', () => {
   const cases: [string, number[], number[], T.ConvOptions, boolean][] = [
