@@ -105,6 +105,8 @@ declare module './tensor.js' {
     softmax(dim?: number): Tensor;
     logSoftmax(dim?: number): Tensor;
     matmul(other: Tensor): Tensor;
+    /** Overwrites this tensor's elements with `src` (broadcast, converted) and returns this tensor. */
+    copy_(src: Tensor): Tensor;
   }
 }
 
@@ -140,3 +142,4 @@ for (const name of ['sum', 'mean', 'prod', 'amax', 'amin', 'max', 'min', 'argmax
 }
 method('var', R.variance);
 method('matmul', Mm.matmul);
+method('copy_', Mv.copy_);

@@ -4,11 +4,30 @@ import { broadcastShapes, contiguousStrides, normDim, numel, shapeStr, type Shap
 import { Tensor } from '../tensor.js';
 import { arange, full } from './creation.js';
 import { cast, le, ge, sub, where } from './elementwise.js';
-import { checkTensor, empty, run, sameDevice } from './util.js';
+import { broadcastSpec, checkTensor, empty, run, sameDevice } from './util.js';
 
 /** Copies a view into a (possibly strided) destination view, converting dtype if they differ. */
 export function copyInto(src: TensorSpec, dst: TensorSpec): void {
   run('cast', [src], [dst]);
+}
+
+/**
+ * Writes `src` (broadcast to this shape, converted to this dtype) into `dst`'s elements, in place,
+ * and returns `dst` (PyTorch's copy_). Tensors produced by recorded ops cannot be overwritten;
+ * overwriting a leaf that a live graph saved changes what that graph's backward sees, so update
+ * parameters after backward (as optimizers do).
+ */
+export function copy_(dst: Tensor, src: Tensor): Tensor {
+  checkTensor('copy_', dst, 'destination');
+  checkTensor('copy_', src, 'source');
+  sameDevice('copy_', dst, src);
+  if (dst.gradFn !== null) throw new Error('copy_: cannot overwrite a tensor computed by a recorded op; detach it first');
+  broadcastShapes('copy_', dst.shape, src.shape);
+  if (src.rank > dst.rank || src.shape.some((d, i) => d !== 1 && d !== dst.shape[dst.rank - src.rank + i])) {
+    throw new RangeError(`copy_: source of shape ${shapeStr(src.shape)} cannot be broadcast to the destination's shape ${shapeStr(dst.shape)}`);
+  }
+  if (dst.size > 0) copyInto(broadcastSpec(src, dst.shape), dst);
+  return dst;
 }
 
 /** A contiguous tensor with the same elements: a new view if already contiguous (unless `force`), else a copy. */
