@@ -20,6 +20,16 @@ forEachBackend('copy_', (device) => {
     T.dispose([base, col]);
   });
 
+  it('copies from a tensor sharing the destination storage (itself, or an overlapping view)', async () => {
+    const x = T.tensor([1, 2, 3, 4], { device });
+    x.copy_(x);
+    await expectClose(x, [1, 2, 3, 4]);
+    const rev = T.flip(x, 0);
+    x.copy_(rev);
+    await expectClose(x, [4, 3, 2, 1]);
+    T.dispose([x, rev]);
+  });
+
   it('rejects shapes that do not broadcast and mixed devices', () => {
     const dst = T.zeros([2, 3], { device });
     const bad = T.zeros([4], { device });

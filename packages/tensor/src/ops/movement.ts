@@ -26,7 +26,16 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
   if (src.rank > dst.rank || src.shape.some((d, i) => d !== 1 && d !== dst.shape[dst.rank - src.rank + i])) {
     throw new RangeError(`copy_: source of shape ${shapeStr(src.shape)} cannot be broadcast to the destination's shape ${shapeStr(dst.shape)}`);
   }
-  if (dst.size > 0) copyInto(broadcastSpec(src, dst.shape), dst);
+  if (dst.size === 0) return dst;
+  if (src.storage === dst.storage) {
+    // Reading and writing one buffer in a single dispatch is invalid on webgpu (and a view that
+    // overlaps its destination would read values it already overwrote): go through a copy.
+    const tmp = contiguous(src, true);
+    copyInto(broadcastSpec(tmp, dst.shape), dst);
+    tmp.dispose();
+  } else {
+    copyInto(broadcastSpec(src, dst.shape), dst);
+  }
   return dst;
 }
 

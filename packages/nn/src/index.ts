@@ -1,0 +1,12 @@
+export { Module, Sequential, ModuleList, ModuleDict, parameter, buffer, isParameter, isBuffer, type StateDict, type LoadStateDictOptions, type Slot } from './module.js';
+export * as init from './init.js';
+export * from './layers/index.js';
+export * as functional from './functional/index.js';
+export * as F from './functional/index.js';
+export { type Dataset, TensorDataset } from './data/dataset.js';
+export { defaultCollate } from './data/collate.js';
+export { DataLoader, type DataLoaderOptions } from './data/dataloader.js';
+export { readIdx, loadMnist, type IdxArray, type LoadMnistOptions } from './io/idx.js';
+export { readNpy, writeNpy, type ReadNpyOptions } from './io/npy.js';
+export { readNpz, writeNpz } from './io/npz.js';
+export { saveSafetensors, loadSafetensors, readSafetensorsMetadata, saveFile, loadFile, type LoadSafetensorsOptions } from './io/safetensors.js';
