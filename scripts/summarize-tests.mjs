@@ -9,7 +9,8 @@ for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
   const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
   files++;
   passed += r.numPassedTests ?? 0;
-  failed += (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
+  // A file that fails to load has no failed tests but a failed suite: count it once.
+  failed += (r.numFailedTests ?? 0) || (r.numFailedTestSuites ?? 0);
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 }
 if (files === 0) { console.log('tests: 0 passed, 1 failed (no test reports found)'); process.exit(1); }
