@@ -253,17 +253,9 @@ export abstract class Module {
   }
 }
 
-/** Runs modules in order, feeding each one's output to the next (torch.nn.Sequential). */
-export class Sequential extends Module {
-  readonly #items: Module[];
-
-  constructor(...modules: Module[]) {
-    super();
-    modules.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${i} must be a Module, received ${describe(m)}`);
-    });
-    this.#items = modules;
-  }
+/** An ordered list of child modules named '0', '1', ...: what Sequential and ModuleList share. */
+abstract class ModuleSequence extends Module {
+  readonly #items: Module[] = [];
 
   protected override slots(): Slot[] {
     return this.#items.map((m, i) => ({ name: String(i), value: m, set: (v: unknown) => (this.#items[i] = v as Module) }));
@@ -275,12 +267,12 @@ export class Sequential extends Module {
 
   at(i: number): Module {
     const m = this.#items.at(i);
-    if (!m) throw new RangeError(`Sequential.at: index ${i} out of range for ${this.#items.length} modules`);
+    if (!m) throw new RangeError(`${this.constructor.name}.at: index ${i} out of range for ${this.#items.length} modules`);
     return m;
   }
 
   append(m: Module): this {
-    if (!(m instanceof Module)) throw new TypeError(`Sequential.append: expected a Module, received ${describe(m)}`);
+    if (!(m instanceof Module)) throw new TypeError(`${this.constructor.name}.append: expected a Module, received ${describe(m)}`);
     this.#items.push(m);
     return this;
   }
@@ -288,11 +280,22 @@ export class Sequential extends Module {
   [Symbol.iterator](): Iterator<Module> {
     return this.#items[Symbol.iterator]();
   }
+}
+
+/** Runs modules in order, feeding each one's output to the next (torch.nn.Sequential). */
+export class Sequential extends ModuleSequence {
+  constructor(...modules: Module[]) {
+    super();
+    modules.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${i} must be a Module, received ${describe(m)}`);
+      this.append(m);
+    });
+  }
 
   forward(x: any): any {
     // Intermediate outputs are freed as soon as the next module has consumed them; autodiff keeps what backward needs.
     let out = x;
-    for (const m of this.#items) {
+    for (const m of this) {
       const next = m.forward(out);
       if (out !== x && out instanceof T.Tensor && next !== out && !PARAMETERS.has(out) && !BUFFERS.has(out)) out.dispose();
       out = next;
@@ -302,36 +305,10 @@ export class Sequential extends Module {
 }
 
 /** A list of modules whose parameters are registered ('0.weight', '1.weight', ...); it has no forward. */
-export class ModuleList extends Module {
-  readonly #items: Module[] = [];
-
+export class ModuleList extends ModuleSequence {
   constructor(modules: Iterable<Module> = []) {
     super();
     for (const m of modules) this.append(m);
-  }
-
-  protected override slots(): Slot[] {
-    return this.#items.map((m, i) => ({ name: String(i), value: m, set: (v: unknown) => (this.#items[i] = v as Module) }));
-  }
-
-  get length(): number {
-    return this.#items.length;
-  }
-
-  at(i: number): Module {
-    const m = this.#items.at(i);
-    if (!m) throw new RangeError(`ModuleList.at: index ${i} out of range for ${this.#items.length} modules`);
-    return m;
-  }
-
-  append(m: Module): this {
-    if (!(m instanceof Module)) throw new TypeError(`ModuleList.append: expected a Module, received ${describe(m)}`);
-    this.#items.push(m);
-    return this;
-  }
-
-  [Symbol.iterator](): Iterator<Module> {
-    return this.#items[Symbol.iterator]();
   }
 
   forward(): never {

@@ -5,7 +5,7 @@
 import * as T from '@tessera/tensor';
 import { Optimizer, type ParamGroup, type ParamState, type ParamsArg } from '../optimizer.js';
 import type { Tensor } from '@tessera/tensor';
-import { boolean, buffer, checkGroups, ema, nextStep, nonNegative, opts, pairOf, unitInterval, withL2 } from './util.js';
+import { ADAM_FAMILY_CHECKS, boolean, buffer, checkGroups, ema, nextStep, opts, withL2 } from './util.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -16,13 +16,7 @@ export interface AdamOptions {
   maximize?: boolean;
 }
 
-const SPEC = {
-  betas: [pairOf(unitInterval), 'two numbers in [0, 1)'],
-  eps: [nonNegative, 'a number >= 0'],
-  weightDecay: [nonNegative, 'a number >= 0'],
-  amsgrad: [boolean, 'a boolean'],
-  maximize: [boolean, 'a boolean'],
-} as const;
+const SPEC = { ...ADAM_FAMILY_CHECKS, amsgrad: [boolean, 'a boolean'] } as const;
 
 /** One Adam step for `p`; `decoupled` selects AdamW's decay. */
 function adamUpdate(p: Tensor, grad: Tensor, group: ParamGroup, state: ParamState, decoupled: boolean): void {

@@ -1,7 +1,7 @@
 /** Adamax: Adam with the infinity norm in place of the second moment (torch.optim.Adamax). */
 import * as T from '@tessera/tensor';
 import { Optimizer, type ParamsArg } from '../optimizer.js';
-import { boolean, buffer, checkGroups, ema, nextStep, nonNegative, opts, pairOf, unitInterval, withL2 } from './util.js';
+import { ADAM_FAMILY_CHECKS, buffer, checkGroups, ema, nextStep, opts, withL2 } from './util.js';
 
 export interface AdamaxOptions {
   lr?: number;
@@ -14,12 +14,7 @@ export interface AdamaxOptions {
 export class Adamax extends Optimizer<Required<AdamaxOptions>> {
   constructor(params: ParamsArg, options: AdamaxOptions = {}) {
     super(params, { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maximize: false, ...options }, 'Adamax');
-    checkGroups('Adamax', this.paramGroups, {
-      betas: [pairOf(unitInterval), 'two numbers in [0, 1)'],
-      eps: [nonNegative, 'a number >= 0'],
-      weightDecay: [nonNegative, 'a number >= 0'],
-      maximize: [boolean, 'a boolean'],
-    });
+    checkGroups('Adamax', this.paramGroups, ADAM_FAMILY_CHECKS);
   }
 
   step(): void {

@@ -6,7 +6,7 @@
  */
 import * as T from '@tessera/tensor';
 import { Optimizer, type ParamsArg } from '../optimizer.js';
-import { boolean, buffer, checkGroups, ema, nextStep, nonNegative, opts, pairOf, trustRatio, unitInterval } from './util.js';
+import { ADAM_FAMILY_CHECKS, buffer, checkGroups, ema, nextStep, opts, trustRatio } from './util.js';
 
 export interface LAMBOptions {
   lr?: number;
@@ -19,12 +19,7 @@ export interface LAMBOptions {
 export class LAMB extends Optimizer<Required<LAMBOptions>> {
   constructor(params: ParamsArg, options: LAMBOptions = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-6, weightDecay: 0, maximize: false, ...options }, 'LAMB');
-    checkGroups('LAMB', this.paramGroups, {
-      betas: [pairOf(unitInterval), 'two numbers in [0, 1)'],
-      eps: [nonNegative, 'a number >= 0'],
-      weightDecay: [nonNegative, 'a number >= 0'],
-      maximize: [boolean, 'a boolean'],
-    });
+    checkGroups('LAMB', this.paramGroups, ADAM_FAMILY_CHECKS);
   }
 
   step(): void {

@@ -4,7 +4,7 @@
  */
 import * as T from '@tessera/tensor';
 import { Optimizer, type ParamsArg } from '../optimizer.js';
-import { boolean, buffer, checkGroups, ema, nextStep, nonNegative, opts, pairOf, unitInterval, withL2 } from './util.js';
+import { ADAM_FAMILY_CHECKS, buffer, checkGroups, ema, nextStep, nonNegative, opts, withL2 } from './util.js';
 
 export interface NAdamOptions {
   lr?: number;
@@ -19,11 +19,8 @@ export class NAdam extends Optimizer<Required<NAdamOptions>> {
   constructor(params: ParamsArg, options: NAdamOptions = {}) {
     super(params, { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, momentumDecay: 4e-3, maximize: false, ...options }, 'NAdam');
     checkGroups('NAdam', this.paramGroups, {
-      betas: [pairOf(unitInterval), 'two numbers in [0, 1)'],
-      eps: [nonNegative, 'a number >= 0'],
-      weightDecay: [nonNegative, 'a number >= 0'],
+      ...ADAM_FAMILY_CHECKS,
       momentumDecay: [nonNegative, 'a number >= 0'],
-      maximize: [boolean, 'a boolean'],
     });
   }
 

@@ -1,7 +1,7 @@
 /** RAdam: Adam with the variance of the adaptive rate rectified (torch.optim.RAdam). */
 import * as T from '@tessera/tensor';
 import { Optimizer, type ParamsArg } from '../optimizer.js';
-import { boolean, buffer, checkGroups, ema, nextStep, nonNegative, opts, pairOf, unitInterval, withL2 } from './util.js';
+import { ADAM_FAMILY_CHECKS, buffer, checkGroups, ema, nextStep, opts, withL2 } from './util.js';
 
 export interface RAdamOptions {
   lr?: number;
@@ -14,12 +14,7 @@ export interface RAdamOptions {
 export class RAdam extends Optimizer<Required<RAdamOptions>> {
   constructor(params: ParamsArg, options: RAdamOptions = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maximize: false, ...options }, 'RAdam');
-    checkGroups('RAdam', this.paramGroups, {
-      betas: [pairOf(unitInterval), 'two numbers in [0, 1)'],
-      eps: [nonNegative, 'a number >= 0'],
-      weightDecay: [nonNegative, 'a number >= 0'],
-      maximize: [boolean, 'a boolean'],
-    });
+    checkGroups('RAdam', this.paramGroups, ADAM_FAMILY_CHECKS);
   }
 
   step(): void {

@@ -16,6 +16,14 @@ export const pairOf = (each: Check): Check => (v) => Array.isArray(v) && v.lengt
  * Validates every group's options (after merging with the defaults), so a bad per-group value is
  * caught in the constructor with the optimizer, option and group named.
  */
+/** The option checks every Adam-family optimizer shares; each adds its own extras. */
+export const ADAM_FAMILY_CHECKS = {
+  betas: [pairOf(unitInterval), 'two numbers in [0, 1)'],
+  eps: [nonNegative, 'a number >= 0'],
+  weightDecay: [nonNegative, 'a number >= 0'],
+  maximize: [boolean, 'a boolean'],
+} as const;
+
 export function checkGroups(name: string, groups: ParamGroup[], spec: Record<string, readonly [Check, string]>): void {
   groups.forEach((g, gi) => {
     for (const [key, [ok, expected]] of Object.entries(spec)) {
