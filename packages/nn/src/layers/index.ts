@@ -5,3 +5,6 @@ export { BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm2d, type Ba
 export { Dropout } from './dropout.js';
 export { ReLU, ReLU6, LeakyReLU, PReLU, ELU, GELU, SiLU, Swish, Mish, Softplus, Tanh, Sigmoid, Softmax, LogSoftmax, type PReLUOptions } from './activation.js';
 export type { FactoryOptions } from './util.js';
+export { RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU, type RNNCellOptions, type RNNOptions, type RecurrentOutput, type Lengths } from './recurrent.js';
+export { MultiheadAttention, TransformerEncoderLayer, type MultiheadAttentionOptions, type AttentionForwardOptions, type TransformerEncoderLayerOptions } from './attention.js';
+export { PositionalEncoding, SqueezeExcitation, MixerBlock, MixerMlp, type PositionalEncodingOptions, type MixerBlockOptions } from './blocks.js';
