@@ -74,4 +74,17 @@ describe('engine', () => {
     expect(T.memory().tensors).toBe(before);
     x.dispose();
   });
+
+  it('records Tensor methods, including float(), mT and methods of other op families', () => {
+    const x = T.tensor([[1, 2], [3, 4]], { dtype: 'float64' }).requiresGrad_();
+    T.tidy(() => {
+      backward(x.mul(x).mT.float().sum());
+      expect(Array.from(x.grad!.dataSync())).toEqual([2, 4, 6, 8]);
+      for (const t of [x.var(), x.sort().values, x.inverse(), x.gather(0, T.tensor([[0, 1]], { dtype: 'int32' }))]) {
+        expect(t.requiresGrad).toBe(true);
+      }
+    });
+    x.dispose();
+  });
 });
+

@@ -170,15 +170,3 @@ for (const [name, fn] of Object.entries(wrapped)) {
     };
   }
 }
-for (const name of ['float', 'int', 'bool'] as const) {
-  const dtype = { float: 'float32', int: 'int32', bool: 'bool' }[name];
-  proto[name] = function (this: Tensor) {
-    return cast(this, dtype as 'float32');
-  };
-}
-Object.defineProperty(Tensor.prototype, 'mT', {
-  configurable: true,
-  get(this: Tensor) {
-    return transpose(this, -2, -1);
-  },
-});

@@ -10,6 +10,8 @@ import * as R from './ops/reduction.js';
 import * as Mm from './ops/matmul.js';
 import { to } from './ops/transfer.js';
 import { Tensor } from './tensor.js';
+import * as D from './differentiable.js';
+import { cast, transpose } from './differentiable.js';
 import type { TensorOrScalar } from './ops/util.js';
 
 declare module './tensor.js' {
@@ -112,9 +114,12 @@ declare module './tensor.js' {
 
 type Fn = (...args: any[]) => any;
 const P = Tensor.prototype as unknown as Record<string, Fn>;
+const recorded = D as unknown as Record<string, Fn | undefined>;
+/** Attaches `fn` as a method, using its recorded (differentiable) version when there is one. */
 const method = (name: string, fn: Fn) => {
+  const f = recorded[name] ?? fn;
   P[name] = function (this: Tensor, ...args: unknown[]) {
-    return fn(this, ...args);
+    return f(this, ...args);
   };
 };
 
@@ -123,23 +128,23 @@ for (const name of ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'minimum', '
   'erf', 'floor', 'ceil', 'round', 'trunc', 'isNaN', 'isFinite', 'clamp', 'maskedFill', 'cast'] as const) {
   method(name, E[name] as Fn);
 }
-method('float', (t: Tensor) => E.cast(t, 'float32'));
-method('int', (t: Tensor) => E.cast(t, 'int32'));
-method('bool', (t: Tensor) => E.cast(t, 'bool'));
+// Recorded versions, so that `x.float()` and `x.mT` are differentiable like `cast` and `transpose`.
+method('float', (t: Tensor) => cast(t, 'float32'));
+method('int', (t: Tensor) => cast(t, 'int32'));
+method('bool', (t: Tensor) => cast(t, 'bool'));
 method('to', to);
 for (const name of ['reshape', 'view', 'permute', 'transpose', 'expand', 'unsqueeze', 'squeeze', 'flatten', 'slice', 'narrow', 'select', 'flip', 'contiguous', 'clone',
   'split', 'chunk', 'repeat'] as const) {
   method(name, Mv[name] as Fn);
 }
 Object.defineProperty(Tensor.prototype, 'mT', {
-  configurable: true,
   get(this: Tensor) {
-    return Mv.transpose(this, -2, -1);
+    return transpose(this, -2, -1);
   },
 });
 for (const name of ['sum', 'mean', 'prod', 'amax', 'amin', 'max', 'min', 'argmax', 'argmin', 'std', 'logsumexp', 'norm', 'all', 'any', 'cumsum', 'cumprod', 'softmax', 'logSoftmax'] as const) {
   method(name, R[name] as Fn);
 }
-method('var', R.variance);
+method('var', D.variance);
 method('matmul', Mm.matmul);
 method('copy_', Mv.copy_);
