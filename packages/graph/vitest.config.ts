@@ -1,0 +1,3 @@
+import { tesseraVitestConfig } from '../../vitest.shared.js';
+
+export default tesseraVitestConfig('@tessera/graph');
