@@ -34,6 +34,7 @@ export * from './ops/nn.js';
 export * from './ops/linalg.js';
 export * from './sparse.js';
 export { to } from './ops/transfer.js';
+export { setNumThreads, getNumThreads, cpuKernelInfo } from './cpu/wasm/runtime.js';
 // Explicit re-exports shadow the unwrapped functions of `export *` above.
 export {
   neg, abs, sign, exp, expm1, log, log1p, sqrt,

@@ -1,4 +1,5 @@
 import { registerCpuKernel, type CpuView } from './backend.js';
+import { wasmConv2d, wasmConvTranspose2d } from './wasm/conv.js';
 
 /**
  * Convolution, pooling and resampling over [N, C, H, W] views (the frontend lifts 1-D and
@@ -33,6 +34,7 @@ const biasAt = (bias: CpuView | undefined, o: number) => (bias ? bias.data[bias.
  * [Cg * kh * kw, rows * OW] tile, multiplied by the group's [Og, Cg * kh * kw] weights.
  */
 registerCpuKernel('conv2d', ([x, w, bias], [out], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups }) => {
+  if (wasmConv2d(x, w, bias, out, { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups })) return;
   const [N, , H, W] = x.shape;
   const [O, Cg, KH, KW] = w.shape;
   const [, , OH, OW] = out.shape;
@@ -106,6 +108,7 @@ registerCpuKernel('conv2d', ([x, w, bias], [out], { stride: [sh, sw], padding: [
  * output view (it also serves as conv2d's input gradient, for any input size).
  */
 registerCpuKernel('convTranspose2d', ([x, w, bias], [out], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups }) => {
+  if (wasmConvTranspose2d(x, w, bias, out, { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups })) return;
   const [N, C, H, W] = x.shape;
   const [, Og, KH, KW] = w.shape;
   const [, O, OH, OW] = out.shape;

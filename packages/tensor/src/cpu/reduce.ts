@@ -1,3 +1,4 @@
+import { gemm, gemmRuntime, type Operand } from './wasm/gemm.js';
 import { registerCpuKernel } from './backend.js';
 
 /**
@@ -72,6 +73,21 @@ registerCpuKernel('scan', ([x], [out], { op, rows, cols }) => {
  * float64 accumulators), which about halves the loads against one row at a time.
  */
 registerCpuKernel('matmul', ([a, b], [out], { batch, m, n, k }) => {
+  if (out.dtype === 'float32' && batch * m * n > 0) {
+    const rt = gemmRuntime(m, n, k);
+    if (rt) {
+      const op = (v: typeof a): Operand => ({ data: v.data, offset: v.offset, strides: [v.strides[0], v.strides[1], v.strides[2]] });
+      const r = gemm(rt, op(a), op(b), batch, m, n, k);
+      const O = out.data;
+      for (let z = 0; z < batch; z++) {
+        for (let i = 0; i < m; i++) {
+          const src = r.base + z * r.batchStride + i * r.ld;
+          O.set(r.f32.subarray(src, src + n), out.offset + (z * m + i) * n);
+        }
+      }
+      return;
+    }
+  }
   const A = a.data;
   const Bd = b.data;
   const O = out.data;

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+/* global console, process, Buffer, WebAssembly, URL */
+/**
+ * Generates the WebAssembly SIMD kernels of the cpu backend: writes WAT text from the generators
+ * below, assembles it with wabt and writes src/cpu/wasm/kernels.generated.ts (base64 modules).
+ * Two builds: plain SIMD (every engine with wasm SIMD) and relaxed SIMD (fused multiply-add where
+ * the engine offers it). `node scripts/build-wasm.mjs --check` fails if the committed file is stale.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import wabtInit from 'wabt';
+
+/** Micro-kernel shape: MR rows of A by NR = 8 columns of B (two f32x4 registers per row). */
+export const MR = 6;
+export const NR = 8;
+/** K is walked in blocks of KC so a B panel (KC x NR floats) stays in L1 while A panels stream. */
+export const KC = 256;
+
+const range = (n) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * The micro-kernel: C[MR x NR] (+)= Ap[k][MR] * Bp[k][NR] for k < kl. Ap and Bp are packed panels
+ * (MR and NR floats per k step); C rows are ldc bytes apart.
+ */
+function micro(fma) {
+  const acc = range(MR).flatMap((r) => [`$c${r}_0`, `$c${r}_1`]);
+  const madd = (a, b, c) => (fma ? `(f32x4.relaxed_madd ${a} ${b} ${c})` : `(f32x4.add ${c} (f32x4.mul ${a} ${b}))`);
+  const step = (off) => {
+    const lines = [
+      `(local.set $b0 (v128.load offset=${off * NR * 4} (local.get $b)))`,
+      `(local.set $b1 (v128.load offset=${off * NR * 4 + 16} (local.get $b)))`,
+    ];
+    for (const r of range(MR)) {
+      lines.push(`(local.set $a (v128.load32_splat offset=${(off * MR + r) * 4} (local.get $a_)))`);
+      lines.push(`(local.set $c${r}_0 ${madd('(local.get $a)', '(local.get $b0)', `(local.get $c${r}_0)`)})`);
+      lines.push(`(local.set $c${r}_1 ${madd('(local.get $a)', '(local.get $b1)', `(local.get $c${r}_1)`)})`);
+    }
+    return lines.join('\n      ');
+  };
+  const load = range(MR).map((r) =>
+    `(local.set $c${r}_0 (v128.load (i32.add (local.get $c) ${r ? `(i32.mul (local.get $ldc) (i32.const ${r}))` : '(i32.const 0)'})))
+      (local.set $c${r}_1 (v128.load offset=16 (i32.add (local.get $c) ${r ? `(i32.mul (local.get $ldc) (i32.const ${r}))` : '(i32.const 0)'})))`,
+  );
+  const store = range(MR).map((r) =>
+    `(v128.store (i32.add (local.get $c) ${r ? `(i32.mul (local.get $ldc) (i32.const ${r}))` : '(i32.const 0)'}) (local.get $c${r}_0))
+    (v128.store offset=16 (i32.add (local.get $c) ${r ? `(i32.mul (local.get $ldc) (i32.const ${r}))` : '(i32.const 0)'}) (local.get $c${r}_1))`,
+  );
+  return `
+  (func $micro (param $a_ i32) (param $b i32) (param $c i32) (param $ldc i32) (param $kl i32) (param $accumulate i32)
+    (local $a v128) (local $b0 v128) (local $b1 v128) ${acc.map((n) => `(local ${n} v128)`).join(' ')}
+    (if (local.get $accumulate) (then
+      ${load.join('\n      ')}))
+    ;; two k steps per iteration, then the odd one out
+    (block $done2 (loop $k2
+      (br_if $done2 (i32.lt_u (local.get $kl) (i32.const 2)))
+      ${step(0)}
+      ${step(1)}
+      (local.set $a_ (i32.add (local.get $a_) (i32.const ${2 * MR * 4})))
+      (local.set $b (i32.add (local.get $b) (i32.const ${2 * NR * 4})))
+      (local.set $kl (i32.sub (local.get $kl) (i32.const 2)))
+      (br $k2)))
+    (if (local.get $kl) (then
+      ${step(0)}))
+    ${store.join('\n    ')})`;
+}
+
+/**
+ * gemm(ap, bp, cp, K, ldc, mp0, mp1, np0, np1): C panels [mp0, mp1) x [np0, np1) of the padded
+ * C (row stride ldc bytes) = Ap * Bp over all of K. Ap holds M/MR panels of K*MR floats, Bp N/NR
+ * panels of K*NR floats.
+ */
+function gemm() {
+  return `
+  (func (export "gemm") (param $ap i32) (param $bp i32) (param $cp i32) (param $K i32) (param $ldc i32)
+      (param $mp0 i32) (param $mp1 i32) (param $np0 i32) (param $np1 i32)
+    (local $kc i32) (local $kl i32) (local $np i32) (local $mp i32) (local $bptr i32)
+    (block $kdone (loop $kloop
+      (br_if $kdone (i32.ge_u (local.get $kc) (local.get $K)))
+      (local.set $kl (select (i32.const ${KC}) (i32.sub (local.get $K) (local.get $kc))
+        (i32.lt_u (i32.const ${KC}) (i32.sub (local.get $K) (local.get $kc)))))
+      (local.set $np (local.get $np0))
+      (block $ndone (loop $nloop
+        (br_if $ndone (i32.ge_u (local.get $np) (local.get $np1)))
+        (local.set $bptr (i32.add (local.get $bp)
+          (i32.mul (i32.add (i32.mul (local.get $np) (local.get $K)) (local.get $kc)) (i32.const ${NR * 4}))))
+        (local.set $mp (local.get $mp0))
+        (block $mdone (loop $mloop
+          (br_if $mdone (i32.ge_u (local.get $mp) (local.get $mp1)))
+          (call $micro
+            (i32.add (local.get $ap) (i32.mul (i32.add (i32.mul (local.get $mp) (local.get $K)) (local.get $kc)) (i32.const ${MR * 4})))
+            (local.get $bptr)
+            (i32.add (local.get $cp) (i32.add
+              (i32.mul (i32.mul (local.get $mp) (i32.const ${MR})) (local.get $ldc))
+              (i32.mul (local.get $np) (i32.const ${NR * 4}))))
+            (local.get $ldc) (local.get $kl) (local.get $kc))
+          (local.set $mp (i32.add (local.get $mp) (i32.const 1)))
+          (br $mloop)))
+        (local.set $np (i32.add (local.get $np) (i32.const 1)))
+        (br $nloop)))
+      (local.set $kc (i32.add (local.get $kc) (i32.const ${KC})))
+      (br $kloop))))`;
+}
+
+/**
+ * pack(src, rs, cs, dst, rows, cols, width, panels): panel p of dst holds, for each column index k
+ * < cols, `width` floats: rows p*width .. p*width + width - 1 of the strided source (element (r, k)
+ * at src + r*rs + k*cs bytes), zero beyond `rows`. Packs A (width MR, k along columns) and B
+ * (width NR, with rows and columns swapped by the caller's strides).
+ */
+function pack() {
+  return `
+  (func (export "pack") (param $src i32) (param $rs i32) (param $cs i32) (param $dst i32)
+      (param $rows i32) (param $cols i32) (param $width i32) (param $p0 i32) (param $p1 i32)
+    (local $p i32) (local $r i32) (local $k i32) (local $full i32) (local $s i32) (local $d i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $p (local.get $p0))
+    (block $pdone (loop $ploop
+      (br_if $pdone (i32.ge_u (local.get $p) (local.get $p1)))
+      ;; rows of this panel present in the source
+      (local.set $full (i32.sub (local.get $rows) (i32.mul (local.get $p) (local.get $width))))
+      (if (i32.gt_u (local.get $full) (local.get $width)) (then (local.set $full (local.get $width))))
+      (local.set $r (i32.const 0))
+      (block $rdone (loop $rloop
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $width)))
+        (local.set $d (i32.add (local.get $dst)
+          (i32.shl (i32.add (i32.mul (i32.mul (local.get $p) (local.get $cols)) (local.get $width)) (local.get $r)) (i32.const 2))))
+        (local.set $k (local.get $cols))
+        (if (i32.lt_u (local.get $r) (local.get $full))
+          (then
+            (local.set $s (i32.add (local.get $src)
+              (i32.mul (i32.add (i32.mul (local.get $p) (local.get $width)) (local.get $r)) (local.get $rs))))
+            (block $kdone (loop $kloop
+              (br_if $kdone (i32.eqz (local.get $k)))
+              (f32.store (local.get $d) (f32.load (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (local.get $cs)))
+              (local.set $d (i32.add (local.get $d) (local.get $step)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $kloop))))
+          (else
+            (block $zdone (loop $zloop
+              (br_if $zdone (i32.eqz (local.get $k)))
+              (f32.store (local.get $d) (f32.const 0))
+              (local.set $d (i32.add (local.get $d) (local.get $step)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $zloop)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rloop)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $ploop))))`;
+}
+
+export function wat(fma) {
+  return `(module
+  (import "env" "memory" (memory 1 65536 shared))
+  ${micro(fma)}
+  ${gemm()}
+  ${pack()}
+)`;
+}
+
+async function main() {
+  const wabt = await wabtInit();
+  const build = (fma) => {
+    const mod = wabt.parseWat(fma ? 'kernels-relaxed.wat' : 'kernels.wat', wat(fma), { simd: true, threads: true, relaxed_simd: fma });
+    // wabt's validator rejects shared memories whatever the features; the engine validates at compile.
+    const { buffer } = mod.toBinary({});
+    mod.destroy();
+    // The relaxed build validates only where the engine has relaxed SIMD (Node 20: behind a flag).
+    if (!fma && !WebAssembly.validate(buffer)) throw new Error('build-wasm: the module does not validate');
+    return Buffer.from(buffer).toString('base64');
+  };
+  const out = `// Generated by scripts/build-wasm.mjs — do not edit. Rebuild with \`node scripts/build-wasm.mjs\`.
+/** Rows (MR) and columns (NR) of the gemm micro-kernel; packed panels use these sizes. */
+export const MR = ${MR};
+export const NR = ${NR};
+/** Plain WebAssembly SIMD build. */
+export const KERNELS_SIMD = '${build(false)}';
+/** Relaxed-SIMD build (fused multiply-add). */
+export const KERNELS_RELAXED = '${build(true)}';
+`;
+  const target = fileURLToPath(new URL('../src/cpu/wasm/kernels.generated.ts', import.meta.url));
+  if (process.argv.includes('--check')) {
+    const current = readFileSync(target, 'utf8');
+    if (current !== out) {
+      console.error('src/cpu/wasm/kernels.generated.ts is stale: run node scripts/build-wasm.mjs');
+      process.exit(1);
+    }
+    console.log('wasm kernels up to date');
+    return;
+  }
+  writeFileSync(target, out);
+  console.log(`wrote ${target}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,177 @@
+import type { CpuView } from '../backend.js';
+import { gemm, gemmRuntime, type Operand } from './gemm.js';
+
+/**
+ * float32 conv2d and convTranspose2d as GEMMs on the WebAssembly kernels.
+ *
+ * conv2d, per group: out[n, o, p] = sum_q W[o, q] col[q, (n, p)] with q = (c, ky, kx) — one GEMM
+ * whose columns run over every image's output pixels (im2col of a band of images at a time).
+ * convTranspose2d, per group: cols[(o, ky, kx), (n, iy, ix)] = sum_c W[c, (o, ky, kx)] x[c, (n, iy, ix)],
+ * then each column entry is added into the output pixel it lands on (col2im).
+ */
+
+/** Largest im2col / col2im matrix built at once (floats): bounds scratch memory on big batches. */
+const MAX_COL_FLOATS = 1 << 24;
+
+interface ConvParams {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+/** Rows [r0, r0 + rows) x cols of a 4-D view whose dims 1..3 are flattened into columns, as a dense Float32Array. */
+function denseRows(v: CpuView, r0: number, rows: number): Float32Array {
+  const [, b, c, d] = v.shape;
+  const [sa, sb, sc, sd] = v.strides;
+  const out = new Float32Array(rows * b * c * d);
+  let k = 0;
+  for (let i = r0; i < r0 + rows; i++) {
+    for (let j = 0; j < b; j++) {
+      for (let y = 0; y < c; y++) {
+        const row = v.offset + i * sa + j * sb + y * sc;
+        for (let x = 0; x < d; x++) out[k++] = v.data[row + x * sd];
+      }
+    }
+  }
+  return out;
+}
+
+export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, out: CpuView, p: ConvParams): boolean {
+  if (out.dtype !== 'float32' || x.dtype !== 'float32' || w.dtype !== 'float32') return false;
+  const [N, , H, W] = x.shape;
+  const [O, Cg, KH, KW] = w.shape;
+  const [, , OH, OW] = out.shape;
+  const { groups } = p;
+  const [sh, sw] = p.stride;
+  const [ph, pw] = p.padding;
+  const [dh, dw] = p.dilation;
+  const Og = O / groups;
+  const K = Cg * KH * KW;
+  const P = OH * OW;
+  const rt = gemmRuntime(Og, N * P, K);
+  if (!rt || N * P === 0 || K === 0) return false;
+  const [xn, xc, xh, xw] = x.strides;
+  const X = x.data;
+  const Out = out.data;
+  const band = Math.max(1, Math.min(N, Math.floor(MAX_COL_FLOATS / (K * P))));
+  const col = new Float32Array(K * band * P);
+  for (let g = 0; g < groups; g++) {
+    const wg = denseRows(w, g * Og, Og);
+    const A: Operand = { data: wg, offset: 0, strides: [0, K, 1] };
+    for (let n0 = 0; n0 < N; n0 += band) {
+      const nb = Math.min(band, N - n0);
+      const cols = nb * P;
+      // im2col: row (c, ky, kx), column (n, oy, ox).
+      for (let c = 0; c < Cg; c++) {
+        for (let ky = 0; ky < KH; ky++) {
+          for (let kx = 0; kx < KW; kx++) {
+            let t = ((c * KH + ky) * KW + kx) * cols;
+            const shiftX = kx * dw - pw;
+            for (let n = n0; n < n0 + nb; n++) {
+              const plane = x.offset + n * xn + (g * Cg + c) * xc;
+              for (let oy = 0; oy < OH; oy++) {
+                const iy = oy * sh - ph + ky * dh;
+                if (iy < 0 || iy >= H) {
+                  col.fill(0, t, t + OW);
+                  t += OW;
+                  continue;
+                }
+                const row = plane + iy * xh;
+                for (let ox = 0; ox < OW; ox++, t++) {
+                  const ix = ox * sw + shiftX;
+                  col[t] = ix >= 0 && ix < W ? X[row + ix * xw] : 0;
+                }
+              }
+            }
+          }
+        }
+      }
+      const r = gemm(rt, A, { data: col, offset: 0, strides: [0, cols, 1] }, 1, Og, cols, K);
+      for (let o = 0; o < Og; o++) {
+        const oc = g * Og + o;
+        const b = bias ? bias.data[bias.offset + oc * bias.strides[0]] : 0;
+        const src = r.base + o * r.ld;
+        for (let n = 0; n < nb; n++) {
+          const dst = out.offset + ((n0 + n) * O + oc) * P;
+          const s = src + n * P;
+          if (b === 0) Out.set(r.f32.subarray(s, s + P), dst);
+          else for (let i = 0; i < P; i++) Out[dst + i] = r.f32[s + i] + b;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+export function wasmConvTranspose2d(x: CpuView, w: CpuView, bias: CpuView | undefined, out: CpuView, p: ConvParams): boolean {
+  if (out.dtype !== 'float32' || x.dtype !== 'float32' || w.dtype !== 'float32') return false;
+  const [N, C, H, W] = x.shape;
+  const [, Og, KH, KW] = w.shape;
+  const [, O, OH, OW] = out.shape;
+  const { groups } = p;
+  const [sh, sw] = p.stride;
+  const [ph, pw] = p.padding;
+  const [dh, dw] = p.dilation;
+  const Cg = C / groups;
+  const R = Og * KH * KW;
+  const HW = H * W;
+  const rt = gemmRuntime(R, N * HW, Cg);
+  if (!rt || N * HW === 0 || R === 0) return false;
+  const [xn, xc, xh, xw] = x.strides;
+  const X = x.data;
+  const Out = out.data;
+  const planeOut = OH * OW;
+  // Start from the bias (or zeros), then add every column entry into its output pixel.
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const at = out.offset + (n * O + o) * planeOut;
+      Out.fill(bias ? bias.data[bias.offset + o * bias.strides[0]] : 0, at, at + planeOut);
+    }
+  }
+  const band = Math.max(1, Math.min(N, Math.floor(MAX_COL_FLOATS / (Math.max(Cg, R) * HW))));
+  const xg = new Float32Array(Cg * band * HW);
+  for (let g = 0; g < groups; g++) {
+    // W[c, (o, ky, kx)] for c in the group, read transposed: row (o, ky, kx), column c.
+    const wg = denseRows(w, g * Cg, Cg);
+    const A: Operand = { data: wg, offset: 0, strides: [0, 1, R] };
+    for (let n0 = 0; n0 < N; n0 += band) {
+      const nb = Math.min(band, N - n0);
+      const cols = nb * HW;
+      let t = 0;
+      for (let c = 0; c < Cg; c++) {
+        for (let n = n0; n < n0 + nb; n++) {
+          const plane = x.offset + n * xn + (g * Cg + c) * xc;
+          for (let iy = 0; iy < H; iy++) {
+            const row = plane + iy * xh;
+            for (let ix = 0; ix < W; ix++) xg[t++] = X[row + ix * xw];
+          }
+        }
+      }
+      const r = gemm(rt, A, { data: xg, offset: 0, strides: [0, cols, 1] }, 1, R, cols, Cg);
+      const F = r.f32;
+      // col2im: row (o, ky, kx) of image n adds into out[n, g*Og + o, iy*sh - ph + ky*dh, ix*sw - pw + kx*dw].
+      for (let o = 0; o < Og; o++) {
+        for (let ky = 0; ky < KH; ky++) {
+          for (let kx = 0; kx < KW; kx++) {
+            const rowBase = r.base + ((o * KH + ky) * KW + kx) * r.ld;
+            const shiftX = kx * dw - pw;
+            const ixLo = Math.max(0, Math.ceil(-shiftX / sw));
+            const ixHi = Math.min(W, Math.floor((OW - 1 - shiftX) / sw) + 1);
+            for (let n = 0; n < nb; n++) {
+              const outPlane = out.offset + ((n0 + n) * O + g * Og + o) * planeOut;
+              for (let iy = 0; iy < H; iy++) {
+                const oy = iy * sh - ph + ky * dh;
+                if (oy < 0 || oy >= OH) continue;
+                const dst = outPlane + oy * OW + shiftX;
+                const src = rowBase + n * HW + iy * W;
+                for (let ix = ixLo; ix < ixHi; ix++) Out[dst + ix * sw] += F[src + ix];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return true;
+}

@@ -1,0 +1,300 @@
+import { KERNELS_RELAXED, KERNELS_SIMD } from './kernels.generated.js';
+
+/**
+ * The WebAssembly side of the cpu backend: one shared linear memory, the SIMD kernel module
+ * instantiated on it by this thread and by a pool of worker threads, and a scratch arena that a
+ * kernel call packs its operands into.
+ *
+ * Work is handed out as numbered chunks: the caller publishes a job (a chunk function id, its
+ * integer arguments and the chunk count) in a control block in shared memory, wakes the workers,
+ * and then claims chunks itself like any worker. Chunks are claimed with compare-and-swap on one
+ * word that holds the job's generation (top bits) and the next chunk index (low 20 bits), so a
+ * late worker can never claim a chunk of a job it did not read. The caller blocks on
+ * `Atomics.wait` until every chunk is done, so kernels stay synchronous. A job never depends on a
+ * worker having started: the caller alone can finish it.
+ *
+ * Where blocking is not allowed (a browser's main thread) or workers cannot be made (no
+ * SharedArrayBuffer: a page without cross-origin isolation), everything runs on the calling
+ * thread.
+ */
+
+/** Control block layout (int32 words at the bottom of the memory). */
+const WAKE = 0;
+const NEXT = 1;
+const DONE = 2;
+const TOTAL = 3;
+const FUNC = 4;
+const ARGS = 8;
+const MAX_ARGS = 24;
+const CTRL_WORDS = ARGS + MAX_ARGS;
+/** Scratch starts after the control block, 64-byte aligned. */
+const ARENA_BASE = 256;
+const PAGE = 65536;
+/** 4 GiB: the wasm32 limit (the memory is reserved virtually, committed as it grows). */
+const MAX_PAGES = 65536;
+const CHUNK_BITS = 20;
+export const MAX_CHUNKS = (1 << CHUNK_BITS) - 1;
+
+/**
+ * Chunk functions: JS source shared by this thread and the workers, so both map a chunk index to
+ * the same kernel call. `k` is the instance's exports, `a` the job's argument words.
+ */
+const CHUNK_SOURCE = `[
+  // 0: gemm over a grid of (batch, m-chunk, n-chunk) tiles.
+  // a: ap bp cp K ldc mPanels nPanels mPer nPer chunksM chunksN apStride bpStride cpStride
+  function (k, a, c) {
+    const perBatch = a[9] * a[10];
+    const b = Math.floor(c / perBatch);
+    const r = c - b * perBatch;
+    const cm = r % a[9];
+    const cn = (r - cm) / a[9];
+    const mp0 = cm * a[7];
+    const np0 = cn * a[8];
+    k.gemm(a[0] + b * a[11], a[1] + b * a[12], a[2] + b * a[13], a[3], a[4],
+      mp0, Math.min(a[5], mp0 + a[7]), np0, Math.min(a[6], np0 + a[8]));
+  },
+  // 1: pack panels [c*per, min(panels, (c+1)*per)) of one operand.
+  // a: src rs cs dst rows cols width per panels
+  function (k, a, c) {
+    const p0 = c * a[7];
+    k.pack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], p0, Math.min(a[8], p0 + a[7]));
+  },
+]`;
+
+export const CHUNK_GEMM = 0;
+export const CHUNK_PACK = 1;
+
+/** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
+const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
+  for (;;) {
+    const cur = Atomics.load(ctrl, ${NEXT});
+    const total = ctrl[${TOTAL}];
+    const fn = ctrl[${FUNC}];
+    const args = ctrl.slice(${ARGS}, ${ARGS + MAX_ARGS});
+    if ((cur & ${MAX_CHUNKS}) >= total) return;
+    if (Atomics.compareExchange(ctrl, ${NEXT}, cur, cur + 1) !== cur) continue;
+    chunks[fn](kernels, args, cur & ${MAX_CHUNKS});
+    if (Atomics.add(ctrl, ${DONE}, 1) + 1 === total) Atomics.notify(ctrl, ${DONE});
+  }
+}`;
+
+const WORKER_SOURCE = `
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+const chunks = ${CHUNK_SOURCE};
+${RUN_SOURCE}
+function start({ module, memory }) {
+  const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const ctrl = new Int32Array(memory.buffer, 0, ${CTRL_WORDS});
+  for (;;) {
+    const wake = Atomics.load(ctrl, ${WAKE});
+    if (wake < 0) return;
+    runChunks(ctrl, kernels, chunks);
+    Atomics.wait(ctrl, ${WAKE}, wake);
+  }
+}
+if (isNode) start(require('node:worker_threads').workerData);
+else self.onmessage = (e) => start(e.data);
+`;
+
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void };
+type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
+
+const decode = (b64: string): Uint8Array<ArrayBuffer> => {
+  const bin = atob(b64);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+};
+
+/** One worker thread: Node's worker_threads or a Web Worker. */
+interface PoolWorker {
+  terminate(): void;
+}
+
+/**
+ * Node 20's V8 implements relaxed SIMD behind a flag (on by default from Node 22): turn it on before
+ * the first compile unless TESSERA_WASM_RELAXED=0. Wasm feature flags are read at compile time.
+ */
+function enableRelaxedSimdInNode(): void {
+  const proc = (globalThis as any).process;
+  if (!proc?.versions?.node || proc.env?.TESSERA_WASM_RELAXED === '0') return;
+  if (WebAssembly.validate(decode(KERNELS_RELAXED) )) return;
+  proc.getBuiltinModule?.('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
+
+function relaxedSupported(): boolean {
+  if ((globalThis as any).process?.env?.TESSERA_WASM_RELAXED === '0') return false;
+  enableRelaxedSimdInNode();
+  try {
+    return WebAssembly.validate(decode(KERNELS_RELAXED));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this thread may block (Atomics.wait throws on a browser's main thread). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const defaultThreads = (): number => {
+  const os = (globalThis as any).process?.getBuiltinModule?.('node:os');
+  if (os?.availableParallelism) return os.availableParallelism();
+  return Math.max(1, (globalThis as any).navigator?.hardwareConcurrency ?? 1);
+};
+
+export class WasmRuntime {
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: Kernels;
+  /** Whether the fused multiply-add (relaxed SIMD) build is in use. */
+  readonly relaxed: boolean;
+  private readonly module: WebAssembly.Module;
+  private readonly ctrl: Int32Array;
+  private readonly chunks: ChunkFn[];
+  private readonly blocking: boolean;
+  private workers: PoolWorker[] = [];
+  private threads = 1;
+  private f32cache: Float32Array | null = null;
+  private arenaTop = ARENA_BASE;
+
+  constructor() {
+    this.relaxed = relaxedSupported();
+    this.module = new WebAssembly.Module(decode(this.relaxed ? KERNELS_RELAXED : KERNELS_SIMD) );
+    this.memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+    this.kernels = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as unknown as Kernels;
+    this.ctrl = new Int32Array(this.memory.buffer, 0, CTRL_WORDS);
+    this.chunks = new Function(`return ${CHUNK_SOURCE};`)() as ChunkFn[];
+    this.blocking = canBlock();
+    this.setThreads(defaultThreads());
+  }
+
+  /** Threads that share a kernel's work, this one included. */
+  get numThreads(): number {
+    return this.threads;
+  }
+
+  /** Sets the thread count (1 = this thread only). Workers beyond it are stopped; missing ones started. */
+  setThreads(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, received ${n}`);
+    const want = this.blocking ? n : 1;
+    while (this.workers.length > want - 1) this.workers.pop()!.terminate();
+    while (this.workers.length < want - 1) {
+      const w = this.spawn();
+      if (!w) break;
+      this.workers.push(w);
+    }
+    this.threads = this.workers.length + 1;
+  }
+
+  private spawn(): PoolWorker | null {
+    const data = { module: this.module, memory: this.memory };
+    const wt = (globalThis as any).process?.getBuiltinModule?.('node:worker_threads');
+    if (wt) {
+      const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: data });
+      w.unref();
+      return { terminate: () => void w.terminate() };
+    }
+    const W = (globalThis as any).Worker;
+    if (typeof W !== 'function' || !(globalThis as any).crossOriginIsolated) return null;
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+    const w = new W(url);
+    w.postMessage(data);
+    return { terminate: () => w.terminate() };
+  }
+
+  /** A float32 view of the whole memory (renewed after growth). */
+  get f32(): Float32Array {
+    const buf = this.memory.buffer;
+    if (!this.f32cache || this.f32cache.buffer !== buf) this.f32cache = new Float32Array(buf);
+    return this.f32cache;
+  }
+
+  /** Empties the scratch arena: call at the start of a kernel. */
+  resetArena(): void {
+    this.arenaTop = ARENA_BASE;
+  }
+
+  /** Reserves `floats` float32s of scratch (64-byte aligned); returns the byte offset. */
+  alloc(floats: number): number {
+    const at = this.arenaTop;
+    const end = at + Math.ceil((floats * 4) / 64) * 64;
+    if (end > MAX_PAGES * PAGE) throw new RangeError(`cpu backend: a kernel needs ${end} bytes of WebAssembly scratch, over the 4 GiB limit`);
+    const have = this.memory.buffer.byteLength;
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    this.arenaTop = end;
+    return at;
+  }
+
+  /**
+   * Runs chunks [0, total) of chunk function `fn` with integer arguments `args`, spread over the
+   * pool; returns when all are done.
+   */
+  run(fn: number, args: readonly number[], total: number): void {
+    if (total <= 0) return;
+    if (total > MAX_CHUNKS) throw new RangeError(`cpu backend: ${total} chunks exceed the limit of ${MAX_CHUNKS}`);
+    if (args.length > MAX_ARGS) throw new RangeError('cpu backend: too many kernel arguments');
+    const ctrl = this.ctrl;
+    if (this.threads === 1) {
+      const a = Int32Array.from(args);
+      for (let c = 0; c < total; c++) this.chunks[fn](this.kernels, a, c);
+      return;
+    }
+    // Publish: arguments and counters first, then the claim word (new generation, index 0), then wake.
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.store(ctrl, TOTAL, total);
+    Atomics.store(ctrl, FUNC, fn);
+    for (let i = 0; i < args.length; i++) Atomics.store(ctrl, ARGS + i, args[i]);
+    const gen = ((Atomics.load(ctrl, NEXT) >>> CHUNK_BITS) + 1) & 0x7ff;
+    Atomics.store(ctrl, NEXT, gen << CHUNK_BITS);
+    Atomics.add(ctrl, WAKE, 1);
+    Atomics.notify(ctrl, WAKE);
+    runChunks(ctrl, this.kernels, this.chunks);
+    for (;;) {
+      const done = Atomics.load(ctrl, DONE);
+      if (done >= total) break;
+      Atomics.wait(ctrl, DONE, done);
+    }
+  }
+}
+
+const runChunks = new Function(`${RUN_SOURCE}; return runChunks;`)() as (ctrl: Int32Array, k: Kernels, chunks: ChunkFn[]) => void;
+
+let runtime: WasmRuntime | null | undefined;
+
+/** The shared runtime, created on first use; null where WebAssembly SIMD or shared memory is unavailable. */
+export function wasmRuntime(): WasmRuntime | null {
+  if (runtime === undefined) {
+    try {
+      runtime = typeof SharedArrayBuffer === 'function' && WebAssembly.validate(decode(KERNELS_SIMD) ) ? new WasmRuntime() : null;
+    } catch {
+      runtime = null;
+    }
+  }
+  return runtime;
+}
+
+/** Threads the cpu backend's WebAssembly kernels use (1 where they are unavailable). */
+export function getNumThreads(): number {
+  return wasmRuntime()?.numThreads ?? 1;
+}
+
+/**
+ * Sets the threads the cpu backend's WebAssembly kernels use, this one included (default: the
+ * machine's cores). Where threads cannot be used (a browser page without cross-origin isolation,
+ * or a browser's main thread) the kernels run on the calling thread whatever is set here.
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, received ${n}`);
+  wasmRuntime()?.setThreads(n);
+}
+
+/** What the cpu backend's WebAssembly kernels run on. */
+export function cpuKernelInfo(): { wasm: boolean; relaxedSimd: boolean; threads: number } {
+  const rt = wasmRuntime();
+  return { wasm: !!rt, relaxedSimd: rt?.relaxed ?? false, threads: rt?.numThreads ?? 1 };
+}

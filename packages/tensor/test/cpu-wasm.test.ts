@@ -1,0 +1,147 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as T from '../src/index.js';
+import { cpuKernelInfo, getNumThreads, setNumThreads, tensor, type Tensor } from '../src/index.js';
+import { seeded } from './helpers.js';
+
+/**
+ * The cpu backend's WebAssembly SIMD kernels (threads 1 and 2): float32 results against a float64
+ * reference computed by the plain TypeScript loops (float64 never takes the wasm path), on sizes
+ * that are not multiples of the micro-kernel's panels, strided and broadcast operands.
+ */
+
+const initialThreads = getNumThreads();
+afterAll(() => setNumThreads(initialThreads));
+
+/** Float64 copy of a float32 tensor (same values; float64 takes the plain TypeScript path). */
+const ref64 = (x: Tensor): Tensor => T.cast(x, 'float64');
+
+function expectNear(got: Tensor, want: Tensor, tol: number): void {
+  const g = got.dataSync() as Float32Array;
+  const w = want.dataSync() as Float64Array;
+  expect(got.shape).toEqual(want.shape);
+  expect(got.dtype).toBe('float32');
+  let worst = 0;
+  let scale = 1;
+  for (let i = 0; i < w.length; i++) scale = Math.max(scale, Math.abs(w[i]));
+  for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(g[i] - w[i]));
+  expect(worst / scale).toBeLessThan(tol);
+}
+
+describe('cpu WebAssembly kernels', () => {
+  it('are in use on this machine (SIMD build; threads default to the cores)', () => {
+    const info = cpuKernelInfo();
+    expect(info.wasm).toBe(true);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('the committed kernels match their generator (scripts/build-wasm.mjs --check)', () => {
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-wasm.mjs', import.meta.url)), '--check'], { encoding: 'utf8' });
+    expect(out).toMatch(/up to date/);
+  });
+
+  it('setNumThreads rejects a non-positive or fractional count', () => {
+    expect(() => setNumThreads(0)).toThrow(/setNumThreads: expected a positive integer, received 0/);
+    expect(() => setNumThreads(1.5)).toThrow(/positive integer/);
+  });
+
+  for (const threads of [1, 2]) {
+    describe(`matmul, ${threads} thread(s)`, () => {
+      const shapes: [number, number, number][] = [
+        [24, 24, 24], [25, 31, 37], [6, 8, 500], [7, 9, 1000], [61, 67, 59], [130, 17, 300], [1, 700, 64], [300, 1, 64],
+        [2708, 16, 143], [97, 103, 257], [48, 256, 513],
+      ];
+      for (const [m, n, k] of shapes) {
+        it(`${m}x${k} @ ${k}x${n}`, () => {
+          setNumThreads(threads);
+          const a = tensor(seeded(m * k, m + k), { shape: [m, k] });
+          const b = tensor(seeded(k * n, n + 7), { shape: [k, n] });
+          const y = T.matmul(a, b);
+          const want = T.matmul(ref64(a), ref64(b));
+          expectNear(y, want, 1e-5);
+          T.dispose([a, b, y, want]);
+        });
+      }
+
+      it('transposed and strided operands', () => {
+        setNumThreads(threads);
+        const [m, n, k] = [45, 38, 70];
+        const aT = tensor(seeded(k * m, 5), { shape: [k, m] });
+        const bT = tensor(seeded(n * k, 6), { shape: [n, k] });
+        const big = tensor(seeded(m * 2 * k * 3, 8), { shape: [m * 2, k * 3] });
+        // A view with steps: every other row, every third column.
+        const a2 = T.slice(T.slice(big, 0, 0, 2 * m, 2), 1, 0, 3 * k, 3);
+        expect(a2.shape).toEqual([m, k]);
+        for (const [a, b] of [[T.transpose(aT, 0, 1), T.transpose(bT, 0, 1)], [a2, T.transpose(bT, 0, 1)]] as [Tensor, Tensor][]) {
+          const y = T.matmul(a, b);
+          const want = T.matmul(ref64(a), ref64(b));
+          expectNear(y, want, 1e-5);
+          T.dispose([y, want]);
+        }
+        T.dispose([aT, bT, big, a2]);
+      });
+
+      it('batched, with a broadcast operand (batch stride 0)', () => {
+        setNumThreads(threads);
+        const a = tensor(seeded(3 * 29 * 33, 9), { shape: [3, 29, 33] });
+        const w = tensor(seeded(33 * 41, 10), { shape: [33, 41] });
+        const y = T.matmul(a, w);
+        const want = T.matmul(ref64(a), ref64(w));
+        expectNear(y, want, 1e-5);
+        const yb = T.matmul(T.transpose(w, 0, 1), T.transpose(a, 1, 2));
+        const wantb = T.matmul(T.transpose(ref64(w), 0, 1), T.transpose(ref64(a), 1, 2));
+        expectNear(yb, wantb, 1e-5);
+        T.dispose([a, w, y, want, yb, wantb]);
+      });
+
+      const convCases: { name: string; x: number[]; w: number[]; opts: T.ConvOptions; bias: boolean }[] = [
+        { name: 'plain 3x3', x: [5, 3, 17, 19], w: [8, 3, 3, 3], opts: {}, bias: true },
+        { name: 'stride 2, padding 1', x: [3, 4, 15, 16], w: [6, 4, 3, 3], opts: { stride: 2, padding: 1 }, bias: true },
+        { name: 'dilation 2, asymmetric kernel', x: [2, 3, 20, 13], w: [7, 3, 3, 2], opts: { dilation: 2, padding: [1, 2] }, bias: false },
+        { name: 'groups 2', x: [4, 6, 12, 12], w: [10, 3, 3, 3], opts: { groups: 2, padding: 1 }, bias: true },
+        { name: 'one big kernel, tiny output (the weight-gradient shape)', x: [1, 64, 28, 28], w: [16, 64, 26, 26], opts: {}, bias: false },
+      ];
+      for (const c of convCases) {
+        it(`conv2d and convTranspose2d: ${c.name}`, () => {
+          setNumThreads(threads);
+          const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+          const x = tensor(seeded(size(c.x), 21), { shape: c.x });
+          const w = tensor(seeded(size(c.w), 22), { shape: c.w });
+          const b = c.bias ? tensor(seeded(c.w[0], 23), { shape: [c.w[0]] }) : null;
+          const y = T.conv2d(x, w, b, c.opts);
+          const want = T.conv2d(ref64(x), ref64(w), b && ref64(b), c.opts);
+          expectNear(y, want, 1e-5);
+          // The transposed conv maps y's shape back (the input gradient's shape).
+          const groups = c.opts.groups ?? 1;
+          const wt = tensor(seeded(c.w[0] * c.w[1] * c.w[2] * c.w[3], 24), { shape: [c.w[0], c.w[1], c.w[2], c.w[3]] });
+          const topts = { stride: c.opts.stride, padding: c.opts.padding as number | [number, number] | undefined, dilation: c.opts.dilation, groups };
+          const bt = c.bias ? tensor(seeded(c.w[1] * groups, 25), { shape: [c.w[1] * groups] }) : null;
+          const z = T.convTranspose2d(y, wt, bt, topts);
+          const wantZ = T.convTranspose2d(ref64(y), ref64(wt), bt && ref64(bt), topts);
+          expectNear(z, wantZ, 1e-5);
+          T.dispose([x, w, b, y, want, wt, bt, z, wantZ].filter((t): t is Tensor => t !== null));
+        });
+      }
+
+      it('an empty inner dimension gives zeros', () => {
+        setNumThreads(threads);
+        const a = T.zeros([40, 0]);
+        const b = T.zeros([0, 50]);
+        const y = T.matmul(a, b);
+        expect(y.shape).toEqual([40, 50]);
+        expect(Array.from(y.dataSync() as Float32Array).every((v) => v === 0)).toBe(true);
+      });
+
+      it('gives the same bits with 1 and 2 threads (each output is computed by one chunk in a fixed order)', () => {
+        const a = tensor(seeded(200 * 300, 11), { shape: [200, 300] });
+        const b = tensor(seeded(300 * 150, 12), { shape: [300, 150] });
+        setNumThreads(1);
+        const y1 = T.matmul(a, b);
+        setNumThreads(threads);
+        const y2 = T.matmul(a, b);
+        expect(Array.from(y2.dataSync() as Float32Array)).toEqual(Array.from(y1.dataSync() as Float32Array));
+      });
+    });
+  }
+});
