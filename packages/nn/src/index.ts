@@ -1,4 +1,4 @@
-export { Module, Sequential, ModuleList, ModuleDict, parameter, buffer, isParameter, isBuffer, type StateDict, type LoadStateDictOptions, type Slot } from './module.js';
+export { Module, Sequential, ModuleList, ModuleDict, parameter, buffer, isParameter, isBuffer, type StateDict, type LoadStateDictOptions, type Slot, type ModuleCopier } from './module.js';
 export * as init from './init.js';
 export * from './layers/index.js';
 export * as functional from './functional/index.js';
@@ -10,3 +10,4 @@ export { readIdx, loadMnist, type IdxArray, type LoadMnistOptions } from './io/i
 export { readNpy, writeNpy, type ReadNpyOptions } from './io/npy.js';
 export { readNpz, writeNpz } from './io/npz.js';
 export { saveSafetensors, loadSafetensors, readSafetensorsMetadata, saveFile, loadFile, type LoadSafetensorsOptions } from './io/safetensors.js';
+export { AveragedModel, updateBn, type AvgFn, type AveragedModelOptions, type BnLoader, type UpdateBnOptions } from './swa.js';

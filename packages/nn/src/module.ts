@@ -46,6 +46,52 @@ export interface Slot {
 
 export type StateDict = Record<string, T.Tensor>;
 
+/**
+ * What `Module.copyWith` gets from `deepCopy`: `copy(v)` copies a value (tensors, modules, arrays and
+ * plain objects deeply, each source once; anything else is shared) and `remember(src, dst)` records
+ * a module's copy before its contents are copied, so that cycles and shared modules resolve to it.
+ */
+export interface ModuleCopier {
+  copy<V>(value: V): V;
+  remember(source: object, copy: object): void;
+}
+
+function makeCopier(): ModuleCopier {
+  const memo = new Map<unknown, unknown>();
+  const copier: ModuleCopier = {
+    remember: (source, copy) => void memo.set(source, copy),
+    copy<V>(v: V): V {
+      if (v === null || typeof v !== 'object') return v;
+      if (memo.has(v)) return memo.get(v) as V;
+      if (v instanceof T.Tensor) {
+        if (v.isDisposed) return v;
+        const c = noGrad(() => T.clone(v));
+        if (isParameter(v)) {
+          parameter(c);
+          c.requiresGrad = v.requiresGrad;
+        } else if (isBuffer(v)) buffer(c);
+        memo.set(v, c);
+        return c as V;
+      }
+      if (v instanceof Module) return v['copyWith'](copier) as V;
+      if (Array.isArray(v)) {
+        const out: unknown[] = [];
+        memo.set(v, out);
+        for (const x of v) out.push(copier.copy(x));
+        return out as V;
+      }
+      if (Object.getPrototypeOf(v) === Object.prototype) {
+        const out: Record<string, unknown> = {};
+        memo.set(v, out);
+        for (const [k, x] of Object.entries(v)) out[k] = copier.copy(x);
+        return out as V;
+      }
+      return v; // class instances other than tensors and modules (generators, maps, ...) are shared
+    },
+  };
+  return copier;
+}
+
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). Shape mismatches always throw. */
   strict?: boolean;
@@ -235,6 +281,25 @@ export abstract class Module {
     return { missingKeys, unexpectedKeys };
   }
 
+  /**
+   * A deep copy (Python's copy.deepcopy of a module): an object of the same class whose parameters
+   * and buffers are new tensors with the same values, device and requiresGrad flag (without their
+   * gradients), and whose child modules, arrays and plain objects are copied in turn; other values
+   * are shared. Weights shared within this module stay shared within the copy. Nothing is recorded
+   * for autodiff. A module that keeps state in private (#) fields must override `copyWith`.
+   */
+  deepCopy(): this {
+    return makeCopier().copy(this);
+  }
+
+  /** Builds this module's copy for deepCopy: an object with this prototype and copies of the own properties. */
+  protected copyWith(copier: ModuleCopier): this {
+    const out = Object.create(Object.getPrototypeOf(this) as object) as this;
+    copier.remember(this, out);
+    copyOwnProperties(this, out, copier);
+    return out;
+  }
+
   /** Frees every parameter and buffer (and their grads). The module is unusable afterwards. */
   dispose(): void {
     for (const t of [...this.parameters(), ...this.buffers()]) t.dispose();
@@ -253,9 +318,22 @@ export abstract class Module {
   }
 }
 
+function copyOwnProperties(source: object, target: object, copier: ModuleCopier): void {
+  for (const key of Object.keys(source)) (target as Record<string, unknown>)[key] = copier.copy((source as Record<string, unknown>)[key]);
+}
+
 /** An ordered list of child modules named '0', '1', ...: what Sequential and ModuleList share. */
 abstract class ModuleSequence extends Module {
   readonly #items: Module[] = [];
+
+  // Built through this class's constructor (with the subclass's prototype) so that #items exists.
+  protected override copyWith(copier: ModuleCopier): this {
+    const out = Reflect.construct(ModuleSequence, [], this.constructor) as this;
+    copier.remember(this, out);
+    copyOwnProperties(this, out, copier);
+    for (const m of this.#items) (out as ModuleSequence).#items.push(copier.copy(m));
+    return out;
+  }
 
   protected override slots(): Slot[] {
     return this.#items.map((m, i) => ({ name: String(i), value: m, set: (v: unknown) => (this.#items[i] = v as Module) }));
@@ -319,6 +397,14 @@ export class ModuleList extends ModuleSequence {
 /** Modules by name, in insertion order (torch.nn.ModuleDict); it has no forward. */
 export class ModuleDict extends Module {
   readonly #items = new Map<string, Module>();
+
+  protected override copyWith(copier: ModuleCopier): this {
+    const out = Reflect.construct(ModuleDict, [], this.constructor) as this;
+    copier.remember(this, out);
+    copyOwnProperties(this, out, copier);
+    for (const [k, m] of this.#items) (out as ModuleDict).#items.set(k, copier.copy(m));
+    return out;
+  }
 
   constructor(modules: Record<string, Module> | Iterable<[string, Module]> = {}) {
     super();

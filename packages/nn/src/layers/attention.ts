@@ -1,6 +1,6 @@
 import * as T from '@tessera/tensor';
 import { Module, parameter } from '../module.js';
-import { xavierUniform_, zeros_ } from '../init.js';
+import { xavierNormal_, xavierUniform_, zeros_ } from '../init.js';
 import { Linear } from './linear.js';
 import { Dropout } from './dropout.js';
 import { LayerNorm } from './norm.js';
@@ -18,6 +18,10 @@ export interface MultiheadAttentionOptions extends FactoryOptions {
   kdim?: number;
   /** Feature size of `value` (default embedDim). */
   vdim?: number;
+  /** Learn a key and a value (bias_k, bias_v [1, 1, E]) appended to the projected keys and values (default false). */
+  addBiasKv?: boolean;
+  /** Append a zero key and value after the projection, per head (default false). */
+  addZeroAttn?: boolean;
 }
 
 export interface AttentionForwardOptions {
@@ -34,7 +38,9 @@ export interface AttentionForwardOptions {
 /**
  * Multi-head scaled dot-product attention (torch.nn.MultiheadAttention, Vaswani et al. 2017).
  * Parameter names are PyTorch's: in_proj_weight [3E, E] (or q/k/v_proj_weight when kdim/vdim
- * differ from embedDim), in_proj_bias [3E], out_proj.weight, out_proj.bias.
+ * differ from embedDim), in_proj_bias [3E], bias_k, bias_v [1, 1, E] (addBiasKv), out_proj.weight,
+ * out_proj.bias. With addBiasKv and addZeroAttn every query also sees one learned and one zero key
+ * (S + 1 or S + 2 keys in all); the returned weights include those columns, as in PyTorch.
  */
 export class MultiheadAttention extends Module {
   // Declared in PyTorch's registration order so that state dicts list keys in the same order.
@@ -43,7 +49,10 @@ export class MultiheadAttention extends Module {
   kProjWeight: T.Tensor | null;
   vProjWeight: T.Tensor | null;
   inProjBias: T.Tensor | null;
+  biasK: T.Tensor | null;
+  biasV: T.Tensor | null;
   outProj: Linear;
+  readonly addZeroAttn: boolean;
   readonly dropout: number;
   readonly batchFirst: boolean;
   readonly kdim: number;
@@ -70,11 +79,15 @@ export class MultiheadAttention extends Module {
     this.kProjWeight = packed ? null : parameter(T.zeros([embedDim, this.kdim], f));
     this.vProjWeight = packed ? null : parameter(T.zeros([embedDim, this.vdim], f));
     this.inProjBias = options.bias === false ? null : parameter(T.zeros([3 * embedDim], f));
+    this.biasK = options.addBiasKv ? parameter(T.zeros([1, 1, embedDim], f)) : null;
+    this.biasV = options.addBiasKv ? parameter(T.zeros([1, 1, embedDim], f)) : null;
+    this.addZeroAttn = options.addZeroAttn ?? false;
     this.outProj = new Linear(embedDim, embedDim, { ...f, bias: options.bias !== false });
     // PyTorch's _reset_parameters: Xavier projections, zero biases.
     for (const w of [this.inProjWeight, this.qProjWeight, this.kProjWeight, this.vProjWeight]) if (w) xavierUniform_(w);
     if (this.inProjBias) zeros_(this.inProjBias);
     if (this.outProj.bias) zeros_(this.outProj.bias);
+    for (const b of [this.biasK, this.biasV]) if (b) xavierNormal_(b);
   }
 
   /** Projects x [..., in] with rows [i*E, (i+1)*E) of the packed weight (or the separate one) and bias. */
@@ -130,12 +143,35 @@ export class MultiheadAttention extends Module {
       // [N, len, E] -> [N, H, len, hd]
       const heads = (x: T.Tensor, len: number) => T.permute(T.reshape(x, [N, len, H, hd]), [0, 2, 1, 3]);
       const q = heads(T.mul(this.project(toBatchFirst(query), 0), 1 / Math.sqrt(hd)), L);
-      const k = heads(this.project(toBatchFirst(key), 1), S);
-      const v = heads(this.project(toBatchFirst(value), 2), S);
-      let scores = T.matmul(q, T.transpose(k, 2, 3)); // [N, H, L, S]
+      let kp = this.project(toBatchFirst(key), 1);
+      let vp = this.project(toBatchFirst(value), 2);
+      // Extra keys are appended after the S real ones; the masks let every query see them.
+      let amx = am;
+      let kpmx = kpm;
+      const padMasks = () => {
+        if (amx) amx = T.pad(amx, [0, 1]);
+        if (kpmx) kpmx = T.pad(kpmx, [0, 1]);
+      };
+      let St = S;
+      if (this.biasK && this.biasV) {
+        kp = T.cat([kp, T.expand(this.biasK, [N, 1, E])], 1);
+        vp = T.cat([vp, T.expand(this.biasV, [N, 1, E])], 1);
+        padMasks();
+        St++;
+      }
+      let k = heads(kp, St);
+      let v = heads(vp, St);
+      if (this.addZeroAttn) {
+        const zero = T.zeros([N, H, 1, hd], { dtype: k.dtype, device: k.device });
+        k = T.cat([k, zero], 2);
+        v = T.cat([v, zero], 2);
+        padMasks();
+        St++;
+      }
+      let scores = T.matmul(q, T.transpose(k, 2, 3)); // [N, H, L, St]
       const apply = (s: T.Tensor, m: T.Tensor) => (m.dtype === 'bool' ? T.maskedFill(s, m, -Infinity) : T.add(s, m));
-      if (am) scores = apply(scores, am.rank === 3 ? T.reshape(am, [N, H, L, S]) : am);
-      if (kpm) scores = apply(scores, T.reshape(kpm, [N, 1, 1, S]));
+      if (amx) scores = apply(scores, amx.rank === 3 ? T.reshape(amx, [N, H, L, St]) : amx);
+      if (kpmx) scores = apply(scores, T.reshape(kpmx, [N, 1, 1, St]));
       let attn = T.softmax(scores, -1);
       if (this.training && this.dropout > 0) attn = dropout(attn, this.dropout);
       const ctx = T.reshape(T.permute(T.matmul(attn, v), [0, 2, 1, 3]), [N, L, E]);
@@ -148,7 +184,8 @@ export class MultiheadAttention extends Module {
   }
 
   protected override extraRepr(): string {
-    return `embedDim=${this.embedDim}, numHeads=${this.numHeads}, dropout=${this.dropout}, batchFirst=${this.batchFirst}`;
+    const extra = `${this.biasK ? ', addBiasKv=true' : ''}${this.addZeroAttn ? ', addZeroAttn=true' : ''}`;
+    return `embedDim=${this.embedDim}, numHeads=${this.numHeads}, dropout=${this.dropout}, batchFirst=${this.batchFirst}${extra}`;
   }
 }
 

@@ -119,17 +119,30 @@ export class Flatten extends Module {
 export interface EmbeddingOptions extends FactoryOptions {
   /** Row whose output gets no gradient (and starts at zero), e.g. a padding token. */
   paddingIdx?: number | null;
+  /**
+   * Before each lookup, every looked-up row whose normType-norm exceeds maxNorm is rescaled in the
+   * weight itself to norm maxNorm (scale maxNorm / (norm + 1e-7), unrecorded), as PyTorch.
+   */
+  maxNorm?: number | null;
+  /** The p of the norm for maxNorm (default 2). */
+  normType?: number;
 }
 
 /** A lookup table: int32 indices [...] -> [..., embeddingDim]; weight ~ N(0, 1). */
 export class Embedding extends Module {
   weight: T.Tensor;
   readonly paddingIdx: number | null;
+  readonly maxNorm: number | null;
+  readonly normType: number;
 
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: EmbeddingOptions = {}) {
     super();
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
+    this.maxNorm = options.maxNorm ?? null;
+    if (this.maxNorm !== null && !(typeof this.maxNorm === 'number' && this.maxNorm > 0)) throw new RangeError(`Embedding: maxNorm must be a positive number or null, received ${String(options.maxNorm)}`);
+    this.normType = options.normType ?? 2;
+    if (typeof this.normType !== 'number' || Number.isNaN(this.normType)) throw new TypeError(`Embedding: normType must be a number, received ${String(options.normType)}`);
     const p = options.paddingIdx ?? null;
     if (p !== null && (!Number.isInteger(p) || p >= numEmbeddings || p < -numEmbeddings)) {
       throw new RangeError(`Embedding: paddingIdx must be an integer in [-${numEmbeddings}, ${numEmbeddings}), received ${p}`);
@@ -147,6 +160,7 @@ export class Embedding extends Module {
     if (!(indices instanceof T.Tensor) || (indices.dtype !== 'int32' && indices.dtype !== 'uint32')) {
       throw new TypeError(`${layerName(this)}: expected int32 indices, received ${indices instanceof T.Tensor ? indices.dtype : typeof indices}`);
     }
+    if (this.maxNorm !== null) this.renorm(indices, this.maxNorm);
     return T.tidy(() => {
       const rows = T.indexSelect(this.weight, 0, T.reshape(indices, [-1]));
       let out = rows;
@@ -159,7 +173,25 @@ export class Embedding extends Module {
     });
   }
 
+  /**
+   * PyTorch's embedding_renorm_: rescales the looked-up rows whose norm exceeds maxNorm, in place
+   * and unrecorded. Without a readback of the indices, every looked-up row is rescaled and written
+   * back with a scatter (a row looked up twice gets the same value twice).
+   */
+  private renorm(indices: T.Tensor, maxNorm: number): void {
+    noGrad(() => T.tidy(() => {
+      const flat = indices.dtype === 'int32' ? T.reshape(indices, [-1]) : T.cast(T.reshape(indices, [-1]), 'int32');
+      if (flat.size === 0) return;
+      const rows = T.indexSelect(this.weight, 0, flat);
+      const norms = T.norm(rows, { p: this.normType, dim: 1, keepdim: true });
+      const scale = T.where(T.gt(norms, maxNorm), T.div(maxNorm, T.add(norms, 1e-7)), 1);
+      const at = T.contiguous(T.expand(T.unsqueeze(flat, 1), rows.shape));
+      T.copy_(this.weight, T.scatter(this.weight, 0, at, T.mul(rows, scale)));
+    }));
+  }
+
   protected override extraRepr(): string {
-    return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : ''}`;
+    const extra = `${this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : ''}${this.maxNorm !== null ? `, maxNorm=${this.maxNorm}` : ''}`;
+    return `${this.numEmbeddings}, ${this.embeddingDim}${extra}`;
   }
 }

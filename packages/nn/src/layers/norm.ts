@@ -23,15 +23,19 @@ export interface BatchNormOptions extends FactoryOptions {
   trackRunningStats?: boolean;
 }
 
-/** Shared by BatchNorm1d/2d: normalises over all dims but the channel dim 1. */
-abstract class BatchNorm extends Module {
+/**
+ * Shared by BatchNorm1d/2d (PyTorch's _BatchNorm): normalises over all dims but the channel dim 1.
+ * Exported for `instanceof` checks (updateBn finds batch norms with it).
+ */
+export abstract class BatchNormBase extends Module {
   weight: T.Tensor | null;
   bias: T.Tensor | null;
   runningMean: T.Tensor | null;
   runningVar: T.Tensor | null;
   numBatchesTracked: T.Tensor | null;
   readonly eps: number;
-  readonly momentum: number | null;
+  /** Weight of a new batch in the running averages, or null for the cumulative average; may be changed (updateBn does). */
+  momentum: number | null;
 
   constructor(layer: string, readonly numFeatures: number, options: BatchNormOptions) {
     super();
@@ -52,8 +56,18 @@ abstract class BatchNorm extends Module {
 
   protected abstract checkShape(x: T.Tensor): void;
 
+  /** Running mean 0, running variance 1, no batches tracked (in place); nothing without running statistics. */
+  resetRunningStats(): void {
+    if (!this.runningMean) return;
+    const [rm, rv, nbt] = [this.runningMean, this.runningVar!, this.numBatchesTracked!];
+    noGrad(() => T.tidy(() => {
+      for (const [t, v] of [[rm, 0], [rv, 1], [nbt, 0]] as const) T.copy_(t, T.full([], v, { dtype: t.dtype, device: t.device }));
+    }));
+  }
+
   forward(x: T.Tensor): T.Tensor {
     checkFloatInput(this, x);
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) throw new RangeError(`${layerName(this)}: momentum must be in [0, 1] or null, received ${this.momentum}`);
     this.checkShape(x);
     const dims = [...x.shape.keys()].filter((d) => d !== 1);
     const useBatch = this.training || !this.runningMean;
@@ -89,7 +103,7 @@ abstract class BatchNorm extends Module {
 }
 
 /** Batch normalisation of x [N, C] or [N, C, L] over the batch (and length) per channel. */
-export class BatchNorm1d extends BatchNorm {
+export class BatchNorm1d extends BatchNormBase {
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super('BatchNorm1d', numFeatures, options);
   }
@@ -102,7 +116,7 @@ export class BatchNorm1d extends BatchNorm {
 }
 
 /** Batch normalisation of x [N, C, H, W] over the batch and space per channel. */
-export class BatchNorm2d extends BatchNorm {
+export class BatchNorm2d extends BatchNormBase {
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super('BatchNorm2d', numFeatures, options);
   }
@@ -197,42 +211,99 @@ export class GroupNorm extends Module {
 
 export interface InstanceNormOptions extends FactoryOptions {
   eps?: number;
+  /** Weight of a new batch in the running averages (default 0.1). PyTorch's instance norm has no cumulative (null) form. */
+  momentum?: number;
   /** Learn a per-channel scale and shift (default false, as PyTorch). */
   affine?: boolean;
-  /** Running statistics are not implemented; true throws. */
+  /**
+   * Keep running mean/variance (default false): training updates them with the per-channel
+   * statistics averaged over the batch (unbiased variance), and eval mode normalises with them.
+   */
   trackRunningStats?: boolean;
 }
 
-/** Normalises each channel of each sample of x [N, C, H, W] or [C, H, W] over its spatial dims. */
-export class InstanceNorm2d extends Module {
+/**
+ * Shared by InstanceNorm1d/2d: normalises each channel of each sample over its `spatial` trailing
+ * dims; x is [N, C, ...spatial] or unbatched [C, ...spatial].
+ */
+abstract class InstanceNorm extends Module {
   weight: T.Tensor | null;
   bias: T.Tensor | null;
+  runningMean: T.Tensor | null;
+  runningVar: T.Tensor | null;
+  /** Kept for PyTorch's state dict layout; PyTorch's instance norm never increments it. */
+  numBatchesTracked: T.Tensor | null;
   readonly eps: number;
+  momentum: number;
 
-  constructor(readonly numFeatures: number, options: InstanceNormOptions = {}) {
+  constructor(layer: string, readonly numFeatures: number, protected readonly spatial: number, options: InstanceNormOptions) {
     super();
-    checkPositiveInt('InstanceNorm2d', 'numFeatures', numFeatures);
-    if (options.trackRunningStats) throw new Error('InstanceNorm2d: trackRunningStats is not implemented');
+    checkPositiveInt(layer, 'numFeatures', numFeatures);
     this.eps = options.eps ?? 1e-5;
+    if (!(this.eps > 0)) throw new RangeError(`${layer}: eps must be positive, received ${this.eps}`);
+    if (options.momentum === null) throw new TypeError(`${layer}: momentum must be a number in [0, 1]; the cumulative average (null) exists for batch norm only, as in PyTorch`);
+    this.momentum = options.momentum ?? 0.1;
+    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new RangeError(`${layer}: momentum must be in [0, 1], received ${this.momentum}`);
+    const f = factory(options);
     const affine = options.affine ?? false;
-    this.weight = affine ? parameter(T.ones([numFeatures], factory(options))) : null;
-    this.bias = affine ? parameter(T.zeros([numFeatures], factory(options))) : null;
+    this.weight = affine ? parameter(T.ones([numFeatures], f)) : null;
+    this.bias = affine ? parameter(T.zeros([numFeatures], f)) : null;
+    const track = options.trackRunningStats ?? false;
+    this.runningMean = track ? buffer(T.zeros([numFeatures], f)) : null;
+    this.runningVar = track ? buffer(T.ones([numFeatures], f)) : null;
+    this.numBatchesTracked = track ? buffer(T.zeros([], { dtype: 'int32', device: options.device })) : null;
   }
 
   forward(x: T.Tensor): T.Tensor {
     checkFloatInput(this, x);
-    if ((x.rank !== 3 && x.rank !== 4) || x.shape[x.rank - 3] !== this.numFeatures) {
-      throw new RangeError(`${layerName(this)}: expected input of shape [N, ${this.numFeatures}, H, W] or [${this.numFeatures}, H, W], received ${shapeStr(x.shape)}`);
+    const k = this.spatial;
+    if ((x.rank !== k + 1 && x.rank !== k + 2) || x.shape[x.rank - k - 1] !== this.numFeatures) {
+      const dims = k === 1 ? ['L'] : ['H', 'W'];
+      throw new RangeError(`${layerName(this)}: expected input of shape [N, ${this.numFeatures}, ${dims.join(', ')}] or [${this.numFeatures}, ${dims.join(', ')}], received ${shapeStr(x.shape)}`);
     }
+    const useInput = this.training || !this.runningMean;
+    const count = x.shape.slice(-k).reduce((a, b) => a * b, 1);
+    if (useInput && count <= 1) throw new RangeError(`${layerName(this)}: expected more than 1 spatial element when training, received input of shape ${shapeStr(x.shape)}`);
+    const dims = Array.from({ length: k }, (_, i) => 2 + i);
+    const unbatched = x.rank === k + 1;
     return T.tidy(() => {
-      const x4 = x.rank === 3 ? T.unsqueeze(x, 0) : x;
-      let y = standardize(x4, [2, 3], this.eps);
-      if (this.weight && this.bias) y = T.add(T.mul(y, perChannel(this.weight, 4)), perChannel(this.bias, 4));
-      return x.rank === 3 ? T.squeeze(y, 0) : y;
+      const xb = unbatched ? T.unsqueeze(x, 0) : x;
+      if (this.training && this.runningMean) this.updateRunningStats(xb, dims, count);
+      let out = useInput
+        ? standardize(xb, dims, this.eps)
+        : T.mul(T.sub(xb, perChannel(this.runningMean!, k + 2)), T.rsqrt(T.add(perChannel(this.runningVar!, k + 2), this.eps)));
+      if (this.weight && this.bias) out = T.add(T.mul(out, perChannel(this.weight, k + 2)), perChannel(this.bias, k + 2));
+      return unbatched ? T.squeeze(out, 0) : out;
     });
   }
 
+  /** running = (1 - m) running + m s, where s is the per-instance statistic averaged over the batch (unbiased variance). */
+  private updateRunningStats(x: T.Tensor, dims: number[], count: number): void {
+    const [rm, rv, m] = [this.runningMean!, this.runningVar!, this.momentum];
+    noGrad(() => T.tidy(() => {
+      const mean = T.mean(T.mean(x, { dim: dims }), { dim: 0 });
+      const unbiased = T.mean(T.mul(T.variance(x, { dim: dims, correction: 0 }), count / (count - 1)), { dim: 0 });
+      const blend = (old: T.Tensor, cur: T.Tensor) => T.add(old, T.mul(T.sub(cur, old), m));
+      T.copy_(rm, blend(rm, mean));
+      T.copy_(rv, blend(rv, unbiased));
+    }));
+  }
+
   protected override extraRepr(): string {
-    return `${this.numFeatures}, eps=${this.eps}, affine=${this.weight !== null}`;
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.weight !== null}, trackRunningStats=${this.runningMean !== null}`;
+  }
+}
+
+/** Instance normalisation of x [N, C, L] or [C, L]: each channel of each sample over its length. */
+export class InstanceNorm1d extends InstanceNorm {
+  constructor(numFeatures: number, options: InstanceNormOptions = {}) {
+    super('InstanceNorm1d', numFeatures, 1, options);
+  }
+}
+
+/** Instance normalisation of x [N, C, H, W] or [C, H, W]: each channel of each sample over its spatial dims. */
+export class InstanceNorm2d extends InstanceNorm {
+  constructor(numFeatures: number, options: InstanceNormOptions = {}) {
+    super('InstanceNorm2d', numFeatures, 2, options);
   }
 }

@@ -16,6 +16,8 @@ interface Weights {
   wHh: T.Tensor;
   bIh: T.Tensor | null;
   bHh: T.Tensor | null;
+  /** LSTM with projSize only: h = (o ⊙ tanh c) W_hrᵀ. */
+  wHr?: T.Tensor | null;
 }
 
 /** x Wᵀ + b. */
@@ -35,7 +37,8 @@ function step(kind: Kind, gi: T.Tensor, h: T.Tensor, c: T.Tensor | null, w: Weig
   if (kind === 'LSTM') {
     const [i, f, g, o] = T.chunk(T.add(gi, gh), 4, -1);
     const c2 = T.add(T.mul(T.sigmoid(f), c!), T.mul(T.sigmoid(i), T.tanh(g)));
-    return { h: T.mul(T.sigmoid(o), T.tanh(c2)), c: c2 };
+    const h2 = T.mul(T.sigmoid(o), T.tanh(c2));
+    return { h: w.wHr ? T.matmul(h2, T.transpose(w.wHr, 0, 1)) : h2, c: c2 };
   }
   // GRU: the reset gate multiplies only the hidden part of the candidate (PyTorch's variant).
   const [ir, iz, inn] = T.chunk(gi, 3, -1);
@@ -46,18 +49,20 @@ function step(kind: Kind, gi: T.Tensor, h: T.Tensor, c: T.Tensor | null, w: Weig
   return { h: T.add(n, T.mul(z, T.sub(h, n))), c: null };
 }
 
-function makeWeights(kind: Kind, inputSize: number, hiddenSize: number, bias: boolean, options: FactoryOptions): Weights {
+/** The weights of one layer and direction; `projSize` > 0 (LSTM) projects h to that size with W_hr. */
+function makeWeights(kind: Kind, inputSize: number, hiddenSize: number, bias: boolean, options: FactoryOptions, projSize = 0): Weights {
   const g = GATES[kind] * hiddenSize;
   const f = factory(options);
   const w: Weights = {
     wIh: parameter(T.zeros([g, inputSize], f)),
-    wHh: parameter(T.zeros([g, hiddenSize], f)),
+    wHh: parameter(T.zeros([g, projSize > 0 ? projSize : hiddenSize], f)),
     bIh: bias ? parameter(T.zeros([g], f)) : null,
     bHh: bias ? parameter(T.zeros([g], f)) : null,
+    wHr: projSize > 0 ? parameter(T.zeros([projSize, hiddenSize], f)) : null,
   };
   // PyTorch initialises every recurrent weight and bias from U(±1/√hiddenSize).
   const bound = 1 / Math.sqrt(hiddenSize);
-  for (const t of [w.wIh, w.wHh, w.bIh, w.bHh]) if (t) uniform_(t, { a: -bound, b: bound });
+  for (const t of [w.wIh, w.wHh, w.bIh, w.bHh, w.wHr]) if (t) uniform_(t, { a: -bound, b: bound });
   return w;
 }
 
@@ -180,12 +185,18 @@ export interface RNNOptions extends FactoryOptions {
   bidirectional?: boolean;
   /** RNN only. */
   nonlinearity?: 'tanh' | 'relu';
+  /**
+   * LSTM only: project each hidden state to this size, h_t = W_hr (o_t ⊙ tanh c_t) (weight_hr_l{k},
+   * [projSize, hiddenSize]); h0, hN and the output then have projSize features, c0 and cN keep
+   * hiddenSize. 0 (default) for none; must be smaller than hiddenSize.
+   */
+  projSize?: number;
 }
 
 export interface RecurrentOutput {
-  /** [seq, batch, D * hiddenSize] (or batch first); zero past each sequence's length. */
+  /** [seq, batch, D * hiddenSize] (D * projSize for a projected LSTM; or batch first); zero past each sequence's length. */
   output: T.Tensor;
-  /** [numLayers * D, batch, hiddenSize]: the state at each sequence's last valid step. */
+  /** [numLayers * D, batch, hiddenSize] (projSize for a projected LSTM): the state at each sequence's last valid step. */
   hN: T.Tensor;
 }
 
@@ -200,6 +211,8 @@ abstract class RNNBase extends Module {
   readonly dropout: number;
   readonly bidirectional: boolean;
   readonly bias: boolean;
+  /** LSTM's projection size (0: none). */
+  readonly projSize: number;
   protected readonly kind: Kind;
 
   constructor(kind: Kind, name: string, options: RNNOptions) {
@@ -211,6 +224,11 @@ abstract class RNNBase extends Module {
     checkPositiveInt(name, 'numLayers', numLayers);
     const dropout = options.dropout ?? 0;
     if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`${name}: dropout must be in [0, 1], received ${dropout}`);
+    const projSize = options.projSize ?? 0;
+    if (projSize !== 0 && kind !== 'LSTM') throw new TypeError(`${name}: projSize is only supported for LSTM, not RNN or GRU`);
+    if (!Number.isInteger(projSize) || projSize < 0) throw new RangeError(`${name}: projSize must be a non-negative integer, received ${projSize}`);
+    if (projSize >= options.hiddenSize) throw new RangeError(`${name}: projSize must be smaller than hiddenSize (${options.hiddenSize}), received ${projSize}`);
+    this.projSize = projSize;
     this.kind = kind;
     this.inputSize = options.inputSize;
     this.hiddenSize = options.hiddenSize;
@@ -220,11 +238,12 @@ abstract class RNNBase extends Module {
     this.bidirectional = options.bidirectional ?? false;
     this.bias = options.bias !== false;
     const self = this as unknown as Record<string, unknown>;
-    // Properties named weightIhL0, biasHhL1Reverse, ... so the state names are PyTorch's weight_ih_l0, bias_hh_l1_reverse.
+    // Properties named weightIhL0, biasHhL1Reverse, weightHrL0, ... so the state names (and their
+    // order) are PyTorch's weight_ih_l0, bias_hh_l1_reverse, weight_hr_l0.
     for (let l = 0; l < numLayers; l++) {
       for (let d = 0; d < this.numDirections; d++) {
-        const inSize = l === 0 ? this.inputSize : this.hiddenSize * this.numDirections;
-        const w = makeWeights(kind, inSize, this.hiddenSize, this.bias, options);
+        const inSize = l === 0 ? this.inputSize : this.outputSize * this.numDirections;
+        const w = makeWeights(kind, inSize, this.hiddenSize, this.bias, options, projSize);
         const sfx = `L${l}${d === 1 ? 'Reverse' : ''}`;
         self[`weightIh${sfx}`] = w.wIh;
         self[`weightHh${sfx}`] = w.wHh;
@@ -232,6 +251,7 @@ abstract class RNNBase extends Module {
           self[`biasIh${sfx}`] = w.bIh;
           self[`biasHh${sfx}`] = w.bHh;
         }
+        if (w.wHr) self[`weightHr${sfx}`] = w.wHr;
       }
     }
   }
@@ -240,10 +260,18 @@ abstract class RNNBase extends Module {
     return this.bidirectional ? 2 : 1;
   }
 
+  /** Features of h per direction: projSize when projecting, else hiddenSize. */
+  get outputSize(): number {
+    return this.projSize > 0 ? this.projSize : this.hiddenSize;
+  }
+
   private weightsOf(l: number, d: number): Weights {
     const self = this as unknown as Record<string, T.Tensor | undefined>;
     const sfx = `L${l}${d === 1 ? 'Reverse' : ''}`;
-    return { wIh: self[`weightIh${sfx}`]!, wHh: self[`weightHh${sfx}`]!, bIh: self[`biasIh${sfx}`] ?? null, bHh: self[`biasHh${sfx}`] ?? null };
+    return {
+      wIh: self[`weightIh${sfx}`]!, wHh: self[`weightHh${sfx}`]!, bIh: self[`biasIh${sfx}`] ?? null, bHh: self[`biasHh${sfx}`] ?? null,
+      wHr: self[`weightHr${sfx}`] ?? null,
+    };
   }
 
   private checkState(s: T.Tensor | undefined, what: string, want: number[]): void {
@@ -276,15 +304,15 @@ abstract class RNNBase extends Module {
     const ld = this.numLayers * this.numDirections;
     const seq = batched && this.batchFirst ? x.shape[1] : x.shape[0];
     const batch = batched ? (this.batchFirst ? x.shape[0] : x.shape[1]) : 1;
-    const want = batched ? [ld, batch, this.hiddenSize] : [ld, this.hiddenSize];
-    this.checkState(h0, 'h0', want);
-    this.checkState(c0, 'c0', want);
+    const want = (size: number) => (batched ? [ld, batch, size] : [ld, size]);
+    this.checkState(h0, 'h0', want(this.outputSize));
+    this.checkState(c0, 'c0', want(this.hiddenSize));
     const lens = lengths === undefined ? null : this.readLengths(lengths, batch, seq);
     return T.tidy(() => {
       const opts = { dtype: x.dtype, device: x.device };
       let layerIn = !batched ? T.unsqueeze(x, 1) : this.batchFirst ? T.transpose(x, 0, 1) : x;
-      const zeros = () => T.zeros([batch, this.hiddenSize], opts);
-      const stateAt = (s: T.Tensor | undefined, i: number) => (s === undefined ? zeros() : batched ? T.select(s, 0, i) : T.unsqueeze(T.select(s, 0, i), 0));
+      const stateAt = (s: T.Tensor | undefined, i: number, size: number) =>
+        (s === undefined ? T.zeros([batch, size], opts) : batched ? T.select(s, 0, i) : T.unsqueeze(T.select(s, 0, i), 0));
       // [batch, 1] float masks per step: 1 while the step is inside the sequence.
       const masks = lens ? Array.from({ length: seq }, (_, t) => T.tensor(lens.map((n) => (t < n ? 1 : 0)), { ...opts, shape: [batch, 1] })) : null;
       const hs: T.Tensor[] = [];
@@ -294,8 +322,8 @@ abstract class RNNBase extends Module {
         for (let d = 0; d < this.numDirections; d++) {
           const w = this.weightsOf(l, d);
           const gi = affine(layerIn, w.wIh, w.bIh);
-          let h = stateAt(h0, l * this.numDirections + d);
-          let c = this.kind === 'LSTM' ? stateAt(c0, l * this.numDirections + d) : null;
+          let h = stateAt(h0, l * this.numDirections + d, this.outputSize);
+          let c = this.kind === 'LSTM' ? stateAt(c0, l * this.numDirections + d, this.hiddenSize) : null;
           const outs: T.Tensor[] = new Array(seq);
           for (let k = 0; k < seq; k++) {
             const t = d === 0 ? k : seq - 1 - k;
@@ -330,7 +358,8 @@ abstract class RNNBase extends Module {
   }
 
   protected override extraRepr(): string {
-    return `${this.inputSize}, ${this.hiddenSize}, numLayers=${this.numLayers}, bias=${this.bias}, batchFirst=${this.batchFirst}, dropout=${this.dropout}, bidirectional=${this.bidirectional}`;
+    const proj = this.projSize > 0 ? `, projSize=${this.projSize}` : '';
+    return `${this.inputSize}, ${this.hiddenSize}, numLayers=${this.numLayers}, bias=${this.bias}, batchFirst=${this.batchFirst}, dropout=${this.dropout}, bidirectional=${this.bidirectional}${proj}`;
   }
 }
 
