@@ -1,1 +1,8 @@
-export {};
+/**
+ * @tessera/graph: graph data, message passing, GNN layers, readouts, datasets and transforms.
+ */
+export * from './data/index.js';
+export * from './utils/index.js';
+export * from './datasets/index.js';
+export * from './transforms/index.js';
+export * from './nn/index.js';

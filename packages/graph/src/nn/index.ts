@@ -1,0 +1,18 @@
+export { MessagePassing, type MessagePassingOptions, type MessageArgs, type PropagateArgs, type NodeFeatures, type Flow } from './message-passing.js';
+export { aggregate, AGGREGATIONS, type Aggregation } from './aggr.js';
+export { LSTMAggregation, NeighborhoodLayout, neighborhoodLayout, neighborhoodLayoutSync } from './lstm-aggr.js';
+export { GCNConv, type GCNConvOptions, type EdgeWeightOptions } from './conv/gcn.js';
+export { ChebConv, type ChebConvOptions } from './conv/cheb.js';
+export { SGConv, type SGConvOptions } from './conv/sg.js';
+export { GraphConv, type GraphConvOptions } from './conv/graph-conv.js';
+export { SAGEConv, type SAGEConvOptions, type SAGEAggregation } from './conv/sage.js';
+export { GATConv, type GATConvOptions, type GATForwardOptions, type AttentionOutput } from './conv/gat.js';
+export { GATv2Conv, type GATv2ConvOptions } from './conv/gatv2.js';
+export { GINConv, GINEConv, type GINConvOptions, type GINEConvOptions } from './conv/gin.js';
+export { APPNP, type APPNPOptions } from './conv/appnp.js';
+export { DAGNNProp } from './conv/dagnn.js';
+export { GWNNConv, GraphWavelets, heatWavelets, chebyshevCoefficients, type GWNNConvOptions, type HeatWaveletOptions } from './conv/gwnn.js';
+export { EdgeConv } from './conv/edge-conv.js';
+export { BatchNorm, GraphNorm } from './norm.js';
+export { globalAddPool, globalMeanPool, globalMaxPool } from './pool.js';
+export { Set2Set, GlobalAttention, JumpingKnowledge, type JumpingKnowledgeMode } from './readout.js';

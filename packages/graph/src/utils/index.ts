@@ -1,0 +1,10 @@
+export { maybeNumNodes } from './edges.js';
+export { coalesce, type CoalesceOptions, type EdgeReduce, type EdgeResult } from './coalesce.js';
+export { toUndirected, isUndirected, type ToUndirectedOptions, type IsUndirectedOptions } from './undirected.js';
+export { subgraph, kHopSubgraph, type NodeSet, type SubgraphOptions, type SubgraphResult, type KHopOptions, type KHopResult } from './subgraph.js';
+export { negativeSampling, dropoutEdge, type NegativeSamplingOptions, type DropoutEdgeOptions } from './sampling.js';
+export { toDenseAdj, type ToDenseAdjOptions } from './dense.js';
+export { connectedComponents, type ConnectedComponentsOptions, type ConnectedComponentsResult } from './components.js';
+export { indexToMask, maskToIndex } from './mask.js';
+export { addSelfLoops, addRemainingSelfLoops, removeSelfLoops, containsSelfLoops, selfLoopMask, type AddSelfLoopsOptions, type LoopFill } from './loop.js';
+export { degree, gcnNorm, laplacian, softmax, type GcnNormOptions, type LaplacianNormalization } from './norm.js';
