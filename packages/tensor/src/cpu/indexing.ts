@@ -27,6 +27,22 @@ function walk(shape: readonly number[], views: { offset: number; strides: readon
   }
 }
 
+/**
+ * Like {@link walk} but one call per row of the last dim: `visit(flat, coord, offsets)` gets the
+ * row's first element; the caller runs the inner loop with the views' last strides. Used by the
+ * hot kernels, where a call per element costs more than the work.
+ */
+function walkRows(shape: readonly number[], views: { offset: number; strides: readonly number[] }[], visit: (flat: number, coord: Int32Array, offs: Int32Array) => void) {
+  const rank = shape.length;
+  if (rank === 0) {
+    visit(0, new Int32Array(0), Int32Array.from(views, (v) => v.offset));
+    return;
+  }
+  const inner = shape[rank - 1];
+  if (inner === 0) return;
+  walk(shape.slice(0, -1), views.map((v) => ({ offset: v.offset, strides: v.strides.slice(0, -1) })), (flat, coord, offs) => visit(flat * inner, coord, offs));
+}
+
 /** out[p] = x[p with coordinate `dim` replaced by index[p]]; x's strides on `dim` are skipped in the walk. */
 registerCpuKernel('gather', ([x, index], [out], { dim }) => {
   const xs = x.strides.map((s, d) => (d === dim ? 0 : s));
@@ -34,8 +50,25 @@ registerCpuKernel('gather', ([x, index], [out], { dim }) => {
   const X = x.data;
   const I = index.data;
   const O = out.data;
-  walk(out.shape, [{ offset: x.offset, strides: xs }, index], (flat, _c, offs) => {
-    O[out.offset + flat] = X[offs[0] + I[offs[1]] * step];
+  const rank = out.shape.length;
+  const inner = rank ? out.shape[rank - 1] : 1;
+  const xi = rank ? xs[rank - 1] : 0;
+  const ii = rank ? index.strides[rank - 1] : 0;
+  const oo = out.offset;
+  if (rank && dim !== rank - 1 && ii === 0) {
+    // The index is constant along the row (indexSelect on a leading dim): one lookup per row.
+    walkRows(out.shape, [{ offset: x.offset, strides: xs }, index], (flat, _c, offs) => {
+      let q = offs[0] + I[offs[1]] * step;
+      const end = oo + flat + inner;
+      for (let o = oo + flat; o < end; o++, q += xi) O[o] = X[q];
+    });
+    return;
+  }
+  walkRows(out.shape, [{ offset: x.offset, strides: xs }, index], (flat, _c, offs) => {
+    let q = offs[0];
+    let r = offs[1];
+    const end = oo + flat + inner;
+    for (let o = oo + flat; o < end; o++, q += xi, r += ii) O[o] = X[q + I[r] * step];
   });
 });
 
@@ -65,12 +98,27 @@ registerCpuKernel('scatterReduce', ([index, src], [out], { dim, reduce, includeS
     acc *= out.shape[d];
   }
   const count = new Int32Array(O.length);
-  walk(index.shape, [index, src], (_flat, coord, offs) => {
-    let key = 0;
-    for (let d = 0; d < coord.length; d++) key += (d === dim ? I[offs[0]] : coord[d]) * outStrides[d];
-    const v = S[offs[1]];
-    O[key] = count[key] === 0 && !includeSelf ? v : combine(O[key], v);
-    count[key]++;
+  const rank = index.shape.length;
+  const inner = rank ? index.shape[rank - 1] : 1;
+  const ii = rank ? index.strides[rank - 1] : 0;
+  const si = rank ? src.strides[rank - 1] : 0;
+  const last = rank - 1;
+  const dimStride = rank ? outStrides[dim as number] : 0;
+  const lastStride = rank && dim !== last ? 1 : 0;
+  const sum = reduce === 'sum' || reduce === 'mean';
+  walkRows(index.shape, [index, src], (_flat, coord, offs) => {
+    // The row's key without the scattered coordinate; along the row the last coordinate advances the key by 1.
+    let base = 0;
+    for (let d = 0; d < last; d++) if (d !== dim) base += coord[d] * outStrides[d];
+    let r = offs[0];
+    let q = offs[1];
+    for (let j = 0; j < inner; j++, r += ii, q += si) {
+      const key = base + j * lastStride + I[r] * dimStride;
+      const v = S[q];
+      if (count[key] === 0 && !includeSelf) O[key] = v;
+      else O[key] = sum ? O[key] + v : combine(O[key], v);
+      count[key]++;
+    }
   });
   if (reduce === 'mean') {
     for (let k = 0; k < O.length; k++) {

@@ -3,7 +3,7 @@ import { isFloat, type DType } from '../dtype.js';
 import { normDim, numel, shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { full, zeros } from './creation.js';
-import { contiguous } from './movement.js';
+import { contiguous, narrow } from './movement.js';
 import { checkDTypeIn, checkRank, checkTensor, empty, run, sameDevice } from './util.js';
 
 /**
@@ -29,7 +29,16 @@ function checkIndex(op: string, index: unknown, name = 'index'): Tensor {
 /** On cpu, throws unless every index lies in [0, size); on webgpu out-of-range indices are ignored by the kernels. */
 function checkIndexRange(op: string, index: Tensor, size: number, what: string) {
   if (index.device !== 'cpu') return;
-  const data = index.dataSync();
+  // A broadcast (expanded) index repeats its values along stride-0 dims: read each value once.
+  let distinct = index;
+  for (let d = 0; d < index.rank; d++) {
+    if (index.strides[d] !== 0 || distinct.shape[d] <= 1) continue;
+    const next = narrow(distinct, d, 0, 1);
+    if (distinct !== index) distinct.dispose();
+    distinct = next;
+  }
+  const data = distinct.dataSync();
+  if (distinct !== index) distinct.dispose();
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v < 0 || v >= size) throw new RangeError(`${op}: index ${v} is out of range for ${what} of size ${size} (expected 0 <= index < ${size})`);
