@@ -149,12 +149,61 @@ function pack() {
       (br $ploop))))`;
 }
 
+/**
+ * philox(k0, k1, startLo, startHi, first, n, out): Philox4x32-10 blocks start + first ..
+ * start + first + n - 1 of the stream keyed (k0, k1), 4 u32 each, written from out + 16 * first.
+ * Bit-identical to src/random/philox.ts (a test compares them).
+ */
+function philox() {
+  const round = `
+        (local.set $p0 (i64.mul (i64.const 0xd2511f53) (i64.extend_i32_u (local.get $c0))))
+        (local.set $p1 (i64.mul (i64.const 0xcd9e8d57) (i64.extend_i32_u (local.get $c2))))
+        (local.set $t (i32.xor (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $p1) (i64.const 32))) (local.get $c1)) (local.get $key0)))
+        (local.set $c1 (i32.wrap_i64 (local.get $p1)))
+        (local.set $c2 (i32.xor (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $p0) (i64.const 32))) (local.get $c3)) (local.get $key1)))
+        (local.set $c3 (i32.wrap_i64 (local.get $p0)))
+        (local.set $c0 (local.get $t))
+        (local.set $key0 (i32.add (local.get $key0) (i32.const 0x9e3779b9)))
+        (local.set $key1 (i32.add (local.get $key1) (i32.const 0xbb67ae85)))`;
+  return `
+  (func (export "philox") (param $k0 i32) (param $k1 i32) (param $startLo i32) (param $startHi i32)
+      (param $first i32) (param $n i32) (param $out i32)
+    (local $b i64) (local $end i64) (local $c0 i32) (local $c1 i32) (local $c2 i32) (local $c3 i32)
+    (local $key0 i32) (local $key1 i32) (local $p0 i64) (local $p1 i64) (local $t i32) (local $r i32) (local $o i32)
+    (local.set $b (i64.add
+      (i64.or (i64.shl (i64.extend_i32_u (local.get $startHi)) (i64.const 32)) (i64.extend_i32_u (local.get $startLo)))
+      (i64.extend_i32_u (local.get $first))))
+    (local.set $end (i64.add (local.get $b) (i64.extend_i32_u (local.get $n))))
+    (local.set $o (i32.add (local.get $out) (i32.shl (local.get $first) (i32.const 4))))
+    (block $done (loop $blk
+      (br_if $done (i64.ge_u (local.get $b) (local.get $end)))
+      (local.set $c0 (i32.wrap_i64 (local.get $b)))
+      (local.set $c1 (i32.wrap_i64 (i64.shr_u (local.get $b) (i64.const 32))))
+      (local.set $c2 (i32.const 0))
+      (local.set $c3 (i32.const 0))
+      (local.set $key0 (local.get $k0))
+      (local.set $key1 (local.get $k1))
+      (local.set $r (i32.const 10))
+      (loop $round
+        ${round}
+        (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+        (br_if $round (local.get $r)))
+      (i32.store (local.get $o) (local.get $c0))
+      (i32.store offset=4 (local.get $o) (local.get $c1))
+      (i32.store offset=8 (local.get $o) (local.get $c2))
+      (i32.store offset=12 (local.get $o) (local.get $c3))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $b (i64.add (local.get $b) (i64.const 1)))
+      (br $blk))))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
   ${micro(fma)}
   ${gemm()}
   ${pack()}
+  ${philox()}
 )`;
 }
 

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import { cpuKernelInfo, getNumThreads, setNumThreads, tensor, type Tensor } from '../src/index.js';
+import { philoxBlocks, philoxBlocksJs } from '../src/random/philox.js';
 import { seeded } from './helpers.js';
 
 /**
@@ -40,6 +41,21 @@ describe('cpu WebAssembly kernels', () => {
     const out = execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-wasm.mjs', import.meta.url)), '--check'], { encoding: 'utf8' });
     expect(out).toMatch(/up to date/);
   });
+
+  for (const threads of [1, 2]) {
+    it(`Philox blocks from the WebAssembly kernel equal the TypeScript reference (${threads} thread(s))`, () => {
+      setNumThreads(threads);
+      // Keys with the top bit set, and a start that carries into the counter's high word.
+      for (const [k0, k1, start] of [[0x9abcdef0, 0x12345678, 0], [7, 0xffffffff, 0xfffff000], [123, 456, 2 ** 40 + 5]]) {
+        const n = 10_000;
+        const fast = new Uint32Array(4 * n);
+        const ref = new Uint32Array(4 * n);
+        philoxBlocks(k0, k1, start, n, fast);
+        philoxBlocksJs(k0, k1, start, n, ref);
+        expect(fast).toEqual(ref);
+      }
+    });
+  }
 
   it('setNumThreads rejects a non-positive or fractional count', () => {
     expect(() => setNumThreads(0)).toThrow(/setNumThreads: expected a positive integer, received 0/);

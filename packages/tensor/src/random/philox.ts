@@ -1,3 +1,5 @@
+import { CHUNK_PHILOX, wasmRuntime } from '../cpu/wasm/runtime.js';
+
 /**
  * Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): a
  * counter-based generator. Block b of a stream keyed by (k0, k1) is a pure function of b, so any
@@ -15,8 +17,26 @@ function mulhi(a: number, b: number): number {
   return (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) >>> 0;
 }
 
+/** Below this many blocks the JS loop is used (no handoff to the WebAssembly kernel). */
+const WASM_MIN_BLOCKS = 4096;
+
 /** Writes blocks [start, start + count) of the stream into `out` (4 u32 per block). */
 export function philoxBlocks(k0: number, k1: number, start: number, count: number, out: Uint32Array): void {
+  const rt = count >= WASM_MIN_BLOCKS ? wasmRuntime() : null;
+  if (rt) {
+    // The same blocks from the WebAssembly kernel (64-bit multiplies), spread over the thread pool.
+    rt.resetArena();
+    const at = rt.alloc(4 * count);
+    const per = Math.max(WASM_MIN_BLOCKS, Math.ceil(count / (4 * rt.numThreads)));
+    rt.run(CHUNK_PHILOX, [k0 | 0, k1 | 0, start | 0, Math.floor(start / 0x100000000) | 0, count, at, per], Math.ceil(count / per));
+    out.set(new Uint32Array(rt.memory.buffer, at, 4 * count));
+    return;
+  }
+  philoxBlocksJs(k0, k1, start, count, out);
+}
+
+/** The reference implementation (and the path for short draws). */
+export function philoxBlocksJs(k0: number, k1: number, start: number, count: number, out: Uint32Array): void {
   for (let blk = 0; blk < count; blk++) {
     const b = start + blk;
     let c0 = b >>> 0, c1 = Math.floor(b / 0x100000000) >>> 0, c2 = 0, c3 = 0;

@@ -59,10 +59,16 @@ const CHUNK_SOURCE = `[
     const p0 = c * a[7];
     k.pack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], p0, Math.min(a[8], p0 + a[7]));
   },
+  // 2: Philox blocks [c*per, min(n, (c+1)*per)). a: k0 k1 startLo startHi n out per
+  function (k, a, c) {
+    const first = c * a[6];
+    k.philox(a[0], a[1], a[2], a[3], first, Math.min(a[4] - first, a[6]), a[5]);
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
 export const CHUNK_PACK = 1;
+export const CHUNK_PHILOX = 2;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -96,7 +102,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
