@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as T from '../src/index.js';
 import {
   argsort, bincount, cdist, dispose, maskedSelect, memory, nonzero, permute, searchsorted, slice, sort, tensor, tidy, topk, transpose, unique,
   type DeviceName, type Tensor,
@@ -420,4 +421,27 @@ describe('sorting fixtures', () => {
   it('cover every op', () => {
     for (const op of ['sort', 'topk', 'searchsorted', 'cdist', 'nonzero', 'maskedSelect', 'unique', 'bincount']) expect(byOp(op).length).toBeGreaterThan(0);
   });
+});
+
+describe('topk on cpu selects without a full sort (k * 4 <= n)', () => {
+  // Values with many ties, NaNs and signed zeros; the selection must equal the head of the stable sort.
+  const [rows, n] = [37, 101];
+  const raw = seeded(rows * n, 77);
+  const vals = Float32Array.from(raw, (v, i) => (i % 17 === 0 ? NaN : i % 13 === 0 ? -0 : Math.round(v * 8) / 8));
+  for (const largest of [true, false]) {
+    for (const [k, dim] of [[1, -1], [5, -1], [25, 1], [3, 0]] as [number, number][]) {
+      it(`k=${k}, dim ${dim}, largest=${largest}`, () => {
+        const x = T.tensor(vals, { shape: [rows, n] });
+        const got = T.topk(x, k, { dim, largest });
+        const all = T.sort(x, { dim, descending: largest });
+        const head = { values: T.narrow(all.values, dim < 0 ? 1 : dim, 0, k), indices: T.narrow(all.indices, dim < 0 ? 1 : dim, 0, k) };
+        expect(got.values.shape).toEqual(head.values.shape);
+        expect(Array.from(got.indices.dataSync())).toEqual(Array.from(head.indices.dataSync()));
+        const gv = Array.from(got.values.dataSync(), (v) => (Number.isNaN(v) ? 'NaN' : v));
+        const hv = Array.from(head.values.dataSync(), (v) => (Number.isNaN(v) ? 'NaN' : v));
+        expect(gv).toEqual(hv);
+        T.dispose([x, got.values, got.indices, all.values, all.indices, head.values, head.indices]);
+      });
+    }
+  }
 });

@@ -30,6 +30,45 @@ registerCpuKernel('sortRows', ([x], [values, indices], { rows, cols, descending 
   }
 });
 
+/**
+ * The k largest (or smallest) of each row of a contiguous [rows, cols] input, in order, as the
+ * stable sort would give them: the best k seen so far are kept sorted while the row is scanned;
+ * an element enters only if strictly better than the current k-th, so equal keys keep index order.
+ */
+registerCpuKernel('topkRows', ([x], [values, indices], { rows, cols, k, largest }) => {
+  const X = x.data;
+  const V = values.data;
+  const I = indices.data;
+  const sign = largest ? -1 : 1;
+  const keys = new Float64Array(k);
+  const idx = new Int32Array(k);
+  for (let r = 0; r < rows; r++) {
+    const base = x.offset + r * cols;
+    let filled = 0;
+    for (let c = 0; c < cols; c++) {
+      const v = X[base + c];
+      // Position p: the first kept entry that v beats (sign * compare < 0 means v comes first).
+      if (filled === k && sign * compareKeys(v, keys[k - 1]) >= 0) continue;
+      let p = filled < k ? filled : k - 1;
+      while (p > 0 && sign * compareKeys(v, keys[p - 1]) < 0) {
+        if (p < k) {
+          keys[p] = keys[p - 1];
+          idx[p] = idx[p - 1];
+        }
+        p--;
+      }
+      keys[p] = v;
+      idx[p] = c;
+      if (filled < k) filled++;
+    }
+    const out = r * k;
+    for (let j = 0; j < k; j++) {
+      V[values.offset + out + j] = keys[j];
+      I[indices.offset + out + j] = idx[j];
+    }
+  }
+});
+
 /** Binary search per value; the sequence row of value i is floor(i / perRow). */
 registerCpuKernel('searchsorted', ([seq, vals], [out], { n, seqLen, perRow, right }) => {
   const S = seq.data;

@@ -98,6 +98,19 @@ export function topk(x: Tensor, k: number, options: TopkOptions = {}): SortResul
     throw new RangeError(`topk: k must be an integer in [0, ${n}] for dim ${d} of a tensor of shape ${shapeStr(x.shape)}, received ${k}`);
   }
   return tidy(() => {
+    if (x.device === 'cpu' && x.rank > 0 && k * 4 <= n) {
+      // Selection per row (k kept in order while scanning), not a full sort.
+      const perm = [...x.shape.keys()].filter((i) => i !== d).concat(d);
+      const inverse = perm.map((_, i) => perm.indexOf(i));
+      const rows = contiguous(permute(x, perm));
+      const shape = rows.shape.slice();
+      shape[shape.length - 1] = k;
+      const values = empty(shape, x.dtype, x.device, 'topk');
+      const indices = empty(shape, 'int32', x.device, 'topk');
+      if (values.size > 0) run('topkRows', [rows], [values, indices], { rows: rows.size / n, cols: n, k, largest: options.largest ?? true });
+      if (d === x.rank - 1) return { values, indices };
+      return { values: contiguous(permute(values, inverse)), indices: contiguous(permute(indices, inverse)) };
+    }
     const all = sortAlong('topk', x, d, options.largest ?? true);
     if (x.rank === 0) return all;
     // copies, so the full sort's storage is freed
