@@ -6,17 +6,17 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '@tessera/nn';
-import { AdamW } from '@tessera/optimize';
+import { AdamW, CosineAnnealingLR } from '@tessera/optimize';
 import { parseCli } from './lib/cli.js';
 import { trainFashionMnist, type TrainConfig, type TrainResult } from './lib/train.js';
 
-export const CNN_DEFAULTS = { epochs: 5, batchSize: 128, lr: 1e-3 };
+export const CNN_DEFAULTS = { epochs: 8, batchSize: 128, lr: 1e-3 };
 
 export function cnnConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   return {
     name: 'cnn-fashion-mnist',
     modelDescription:
-      'Conv2d(1, 16, 3, pad 1) → ReLU → MaxPool2d(2) → Conv2d(16, 32, 3, pad 1) → ReLU → MaxPool2d(2) → Flatten → Linear(1568, 10); AdamW (weight decay 0.01), cross-entropy',
+      'Conv2d(1, 16, 3, pad 1) → ReLU → MaxPool2d(2) → Conv2d(16, 32, 3, pad 1) → ReLU → MaxPool2d(2) → Flatten → Linear(1568, 10); AdamW (weight decay 0.01) with cosine learning-rate decay per step, cross-entropy',
     target: 0.9,
     makeModel: () =>
       new Sequential(
@@ -30,6 +30,8 @@ export function cnnConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
         new Linear(32 * 7 * 7, 10),
       ),
     makeOptimizer: (model, lr) => new AdamW(model.parameters(), { lr, weightDecay: 0.01 }),
+    // Cosine decay of the learning rate to zero over the whole run, stepped per batch.
+    makeScheduler: (opt, totalSteps) => new CosineAnnealingLR(opt, { TMax: totalSteps }),
     ...CNN_DEFAULTS,
     ...overrides,
   };

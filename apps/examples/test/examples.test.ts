@@ -19,7 +19,8 @@ describe('Fashion-MNIST examples (reduced)', () => {
   });
 
   it('CNN reaches ≥ 60 % test accuracy', async () => {
-    const r = await trainCnn({ ...REDUCED, batchSize: 64, lr: 2e-3 });
+    // One short epoch: a constant learning rate (the full run's cosine decay would end this one at 0).
+    const r = await trainCnn({ ...REDUCED, batchSize: 64, lr: 2e-3, makeScheduler: undefined });
     expect(r.testAccuracy).toBeGreaterThanOrEqual(0.6);
   });
 

@@ -18,6 +18,8 @@ export interface TrainConfig {
   target: number;
   makeModel: () => Module;
   makeOptimizer: (model: Module, lr: number) => Optimizer;
+  /** A learning-rate schedule stepped after every optimizer step (given the total number of steps). */
+  makeScheduler?: (optimizer: Optimizer, totalSteps: number) => { step(): void };
   epochs: number;
   batchSize: number;
   lr: number;
@@ -129,6 +131,7 @@ export async function trainFashionMnist(cfg: TrainConfig): Promise<TrainResult> 
   model.train();
   const opt = cfg.makeOptimizer(model, cfg.lr);
   const loader = new DataLoader(new TensorDataset(xTrain, yTrain), { batchSize: cfg.batchSize, shuffle: true, generator: new T.Generator(seed) });
+  const scheduler = cfg.makeScheduler?.(opt, cfg.epochs * loader.length);
   const epochs: EpochStats[] = [];
   // Memory after the first step (when the optimizer state exists): later epochs must not exceed it.
   let baseline: { tensors: number; bytes: number } | undefined;
@@ -149,6 +152,7 @@ export async function trainFashionMnist(cfg: TrainConfig): Promise<TrainResult> 
           return l;
         });
         opt.step();
+        scheduler?.step();
         const lv = await loss.item();
         lossSum += lv * x.shape[0];
         seen += x.shape[0];
