@@ -65,6 +65,29 @@ export function webgpuBackend(): WebGPUBackend | undefined {
   return engine.backends.get('webgpu') as WebGPUBackend | undefined;
 }
 
+export interface WebGPUStats {
+  /** Compute dispatches recorded. */
+  dispatches: number;
+  /** Command buffers submitted to the queue. */
+  submits: number;
+  /** Buffers read back to the host (each one a round trip to the device). */
+  readbacks: number;
+}
+
+/**
+ * Work sent to the webgpu device since it started or since `resetWebgpuStats()`; all zero when
+ * webgpu is not initialised. For measuring dispatches per training step.
+ */
+export function webgpuStats(): WebGPUStats {
+  const gpu = engine.backends.get('webgpu') as WebGPUBackend | undefined;
+  return { dispatches: gpu?.dispatchCount ?? 0, submits: gpu?.submitCount ?? 0, readbacks: gpu?.readbackCount ?? 0 };
+}
+
+/** Sets the counters of `webgpuStats()` to zero. */
+export function resetWebgpuStats(): void {
+  (engine.backends.get('webgpu') as WebGPUBackend | undefined)?.resetStats();
+}
+
 /** Waits for all queued device work to finish. */
 export async function sync(): Promise<void> {
   for (const b of engine.backends.values()) await b.sync();

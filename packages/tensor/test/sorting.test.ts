@@ -423,23 +423,23 @@ describe('sorting fixtures', () => {
   });
 });
 
-describe('topk on cpu selects without a full sort (k * 4 <= n)', () => {
+forEachBackend('topk selects per row without a full sort (k * 4 <= n)', (device) => {
   // Values with many ties, NaNs and signed zeros; the selection must equal the head of the stable sort.
   const [rows, n] = [37, 101];
   const raw = seeded(rows * n, 77);
   const vals = Float32Array.from(raw, (v, i) => (i % 17 === 0 ? NaN : i % 13 === 0 ? -0 : Math.round(v * 8) / 8));
+  const show = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isNaN(v) ? 'NaN' : v));
   for (const largest of [true, false]) {
     for (const [k, dim] of [[1, -1], [5, -1], [25, 1], [3, 0]] as [number, number][]) {
-      it(`k=${k}, dim ${dim}, largest=${largest}`, () => {
-        const x = T.tensor(vals, { shape: [rows, n] });
+      it(`k=${k}, dim ${dim}, largest=${largest}`, async () => {
+        const x = T.tensor(vals, { shape: [rows, n], device });
         const got = T.topk(x, k, { dim, largest });
         const all = T.sort(x, { dim, descending: largest });
-        const head = { values: T.narrow(all.values, dim < 0 ? 1 : dim, 0, k), indices: T.narrow(all.indices, dim < 0 ? 1 : dim, 0, k) };
+        const d = dim < 0 ? 1 : dim;
+        const head = { values: T.narrow(all.values, d, 0, k), indices: T.narrow(all.indices, d, 0, k) };
         expect(got.values.shape).toEqual(head.values.shape);
-        expect(Array.from(got.indices.dataSync())).toEqual(Array.from(head.indices.dataSync()));
-        const gv = Array.from(got.values.dataSync(), (v) => (Number.isNaN(v) ? 'NaN' : v));
-        const hv = Array.from(head.values.dataSync(), (v) => (Number.isNaN(v) ? 'NaN' : v));
-        expect(gv).toEqual(hv);
+        expect(Array.from(await got.indices.data())).toEqual(Array.from(await head.indices.data()));
+        expect(show(await got.values.data())).toEqual(show(await head.values.data()));
         T.dispose([x, got.values, got.indices, all.values, all.indices, head.values, head.indices]);
       });
     }

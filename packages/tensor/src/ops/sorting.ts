@@ -98,7 +98,7 @@ export function topk(x: Tensor, k: number, options: TopkOptions = {}): SortResul
     throw new RangeError(`topk: k must be an integer in [0, ${n}] for dim ${d} of a tensor of shape ${shapeStr(x.shape)}, received ${k}`);
   }
   return tidy(() => {
-    if (x.device === 'cpu' && x.rank > 0 && k * 4 <= n) {
+    if (x.rank > 0 && k > 0 && (x.device === 'cpu' ? k * 4 <= n : k <= 64 && k * 4 <= n) && x.storage.backend.hasKernel('topkRows')) {
       // Selection per row (k kept in order while scanning), not a full sort.
       const perm = [...x.shape.keys()].filter((i) => i !== d).concat(d);
       const inverse = perm.map((_, i) => perm.indexOf(i));

@@ -29,6 +29,7 @@ export const WORKGROUP = 64;
 const MAX_DIM = 65535;
 const FLUSH_EVERY = 64;
 const MAX_POOL_BYTES = 512 * 1024 * 1024;
+const MAX_STAGING_BYTES = 64 * 1024 * 1024;
 const USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 
 /** Rounds a byte size up to a pool bucket: powers of two split in quarters (at most 25 % waste). */
@@ -72,11 +73,25 @@ export class WebGPUBackend implements Backend {
   private pool = new Map<number, GPUBuffer[]>();
   private poolBytes = 0;
   private pendingFree: GPUBuffer[] = [];
+  /** Buffers bound by dispatches recorded since the last submit. */
+  private recorded = new Set<GPUBuffer>();
   private pipelines = new Map<string, GPUComputePipeline>();
   private lostError: string | null = null;
   private gpuError: string | undefined;
-  /** Dispatches recorded since creation (for measuring dispatches per step). */
+  /** Dispatches recorded since creation or the last resetStats() (for measuring dispatches per step). */
   dispatchCount = 0;
+  /** Command buffers submitted. */
+  submitCount = 0;
+  /** Buffers read back to the host (each one a round trip). */
+  readbackCount = 0;
+  /**
+   * Whether kernels may use subgroup operations with 8 consecutive invocations per subgroup, the
+   * layout of CPU drivers that run a workgroup as 8-wide SIMD (lavapipe on AVX2). Such kernels
+   * share loaded values across the 8 lanes with a register shuffle, where every other load costs
+   * one scalar load per lane. Checked by a probe kernel at start-up; tests may switch it off to
+   * exercise the portable kernels.
+   */
+  subgroups8 = false;
 
   /**
    * Strong references to Dawn's instance and adapter: if V8 collects them while the device lives,
@@ -167,16 +182,48 @@ export class WebGPUBackend implements Backend {
     const bytes = s.size * 4;
     const out = s.dtype === 'float32' ? new Float32Array(s.size) : s.dtype === 'int32' ? new Int32Array(s.size) : new Uint32Array(s.size);
     if (bytes > 0) {
-      const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: 0x01 /* MAP_READ */ | 0x08 });
+      this.readbackCount++;
+      const staging = this.takeStaging(bytes);
       const enc = this.takeEncoder();
       enc.copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
       this.flush();
-      await staging.mapAsync(0x01 /* READ */);
-      new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
-      staging.unmap();
-      staging.destroy();
+      try {
+        await staging.mapAsync(0x01 /* READ */, 0, bytes);
+        new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
+        staging.unmap();
+        this.returnStaging(staging);
+      } catch (e) {
+        staging.destroy();
+        throw e;
+      }
     }
     return s.dtype === 'bool' ? Uint8Array.from(out) : out;
+  }
+
+  /** Mappable buffers for readbacks, by bucket size: creating (and clearing) one per read costs more than the copy. */
+  private staging = new Map<number, GPUBuffer[]>();
+  private stagingBytes = 0;
+
+  private takeStaging(bytes: number): GPUBuffer {
+    const size = bucket(bytes);
+    const list = this.staging.get(size);
+    const b = list?.pop();
+    if (b) {
+      this.stagingBytes -= size;
+      return b;
+    }
+    return this.device.createBuffer({ size, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
+  }
+
+  private returnStaging(b: GPUBuffer): void {
+    if (this.stagingBytes + b.size > MAX_STAGING_BYTES) {
+      b.destroy();
+      return;
+    }
+    let list = this.staging.get(b.size);
+    if (!list) this.staging.set(b.size, (list = []));
+    list.push(b);
+    this.stagingBytes += b.size;
   }
 
   readSync(): TypedArray {
@@ -197,10 +244,13 @@ export class WebGPUBackend implements Backend {
       }
     }
     this.kernelDepth++;
+    const outer = this.kernelName;
+    this.kernelName = this.profiler?.shapes ? `${name} ${[...inputs, ...outputs].map((t) => `[${t.shape.join(',')}]`).join(' ')}` : name;
     try {
       k(this, inputs, outputs, params);
     } finally {
       this.kernelDepth--;
+      this.kernelName = outer;
     }
   }
 
@@ -231,6 +281,17 @@ export class WebGPUBackend implements Backend {
     return buf;
   }
 
+  /**
+   * Writes `data` at `byteOffset` of `buffer` through the queue, without a dispatch, when no
+   * recorded-but-unsubmitted dispatch uses the buffer (a queue write lands before those run, so it
+   * would overtake them); returns false, writing nothing, otherwise.
+   */
+  writeIfIdle(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): boolean {
+    if (this.recorded.has(buffer)) return false;
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    return true;
+  }
+
   /** A temporary device buffer of `bytes`, with the same lifetime rule as `scratch`. */
   scratchEmpty(bytes: number): GPUBuffer {
     const buf = this.takeBuffer(Math.max(16, bytes));
@@ -248,13 +309,15 @@ export class WebGPUBackend implements Backend {
     }
     if (wg[0] === 0 || wg[1] === 0 || wg[2] === 0) return;
     if (wg[1] > MAX_DIM || wg[2] > MAX_DIM) throw new RangeError(`webgpu: dispatch of ${wg.join('x')} workgroups exceeds the per-dimension limit`);
+    if (this.profiler?.full) this.flush();
     const pipeline = this.pipeline(code);
     const all = meta ? [...buffers, this.scratch(meta)] : buffers;
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: all.map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
-    const pass = this.takeEncoder().beginComputePass();
+    for (const b of buffers) this.recorded.add(b);
+    const pass = this.takeEncoder().beginComputePass(this.profiler ? { timestampWrites: this.profiler.slot(this.kernelName) } : undefined);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
@@ -266,10 +329,83 @@ export class WebGPUBackend implements Backend {
   /** Submits recorded work. */
   flush(): void {
     if (!this.encoder) return;
+    this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
+    this.submitCount++;
     this.encoder = null;
+    this.recorded.clear();
     this.pending = 0;
     if (this.kernelDepth === 0) this.recyclePending();
+  }
+
+  /** The kernel being recorded (for the profiler). */
+  private kernelName = '';
+  private profiler: Profiler | null = null;
+
+  /**
+   * Starts timing every dispatch on the device (needs the adapter's 'timestamp-query' feature):
+   * for finding the kernels that dominate a workload. `stopProfile()` returns milliseconds and
+   * dispatch counts per kernel name (with `shapes`, per kernel name and operand shapes).
+   */
+  startProfile(options: { shapes?: boolean } = {}): void {
+    if (!this.device.features.has('timestamp-query')) throw new Error("webgpu profiler: this adapter lacks the 'timestamp-query' feature");
+    this.flush();
+    this.profiler = new Profiler(this.device, options.shapes ?? false);
+  }
+
+  async stopProfile(): Promise<Map<string, { ms: number; count: number }>> {
+    const p = this.profiler;
+    if (!p) throw new Error('webgpu profiler: startProfile() was not called');
+    this.flush();
+    this.profiler = null;
+    return p.collect();
+  }
+
+  /** Sets the dispatch, submit and readback counters to zero. */
+  resetStats(): void {
+    this.dispatchCount = 0;
+    this.submitCount = 0;
+    this.readbackCount = 0;
+  }
+
+  /**
+   * Runs a probe kernel that records each invocation's subgroup lane and size, and enables the
+   * subgroup kernels when every subgroup is 8 consecutive invocations.
+   */
+  async probeSubgroups(): Promise<void> {
+    if (!this.device.features.has('subgroups')) return;
+    const out = this.allocate('uint32', 128);
+    // A driver that rejects the probe only loses the subgroup kernels: keep its error out of gpuError.
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('internal');
+    let ok = true;
+    try {
+      this.dispatch({
+        code: `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> O: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) i: u32, @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) size: u32) {
+  O[2u * i] = lane;
+  O[2u * i + 1u] = size;
+}`,
+        buffers: [out.buffer],
+        workgroups: [1],
+      });
+      this.flush();
+    } catch {
+      ok = false;
+    }
+    const errors = [await this.device.popErrorScope(), await this.device.popErrorScope()];
+    try {
+      if (ok && errors.every((e) => !e)) {
+        const v = await this.read(out);
+        for (let i = 0; i < 64; i++) ok &&= v[2 * i] === i % 8 && v[2 * i + 1] === 8;
+        this.subgroups8 = ok;
+      }
+    } finally {
+      this.free(out);
+      this.resetStats();
+    }
   }
 
   pooledBytes(): number {
@@ -285,8 +421,64 @@ export class WebGPUBackend implements Backend {
     this.flush();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.pool.clear();
+    for (const list of this.staging.values()) for (const b of list) b.destroy();
+    this.staging.clear();
     this.poolBytes = 0;
     this.device.destroy();
+  }
+}
+
+/** Timestamp pairs around each dispatch, resolved into buffers at every submit. */
+class Profiler {
+  private readonly names: string[] = [];
+  private set: GPUQuerySet | null = null;
+  private used = 0;
+  private readonly pending: { buffer: GPUBuffer; names: string[]; set: GPUQuerySet }[] = [];
+  private static readonly PAIRS = 256;
+
+  constructor(private readonly device: GPUDevice, readonly shapes: boolean) {}
+
+  slot(name: string): GPUComputePassTimestampWrites {
+    if (!this.set) this.set = this.device.createQuerySet({ type: 'timestamp', count: 2 * Profiler.PAIRS });
+    const i = this.used++;
+    this.names.push(name || '(direct dispatch)');
+    return { querySet: this.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  /** Copies this encoder's timestamps out; must run before the encoder is finished. */
+  resolve(encoder: GPUCommandEncoder): void {
+    if (!this.set || this.used === 0) return;
+    const bytes = 16 * this.used;
+    const resolved = this.device.createBuffer({ size: bytes, usage: 0x200 /* QUERY_RESOLVE */ | 0x04 });
+    const staging = this.device.createBuffer({ size: bytes, usage: 0x01 /* MAP_READ */ | 0x08 });
+    encoder.resolveQuerySet(this.set, 0, 2 * this.used, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    this.pending.push({ buffer: staging, names: this.names.splice(0), set: this.set });
+    this.set = null;
+    this.used = 0;
+  }
+
+  /** Whether the next dispatch would overflow the query set (the caller then flushes). */
+  get full(): boolean {
+    return this.used >= Profiler.PAIRS;
+  }
+
+  async collect(): Promise<Map<string, { ms: number; count: number }>> {
+    const out = new Map<string, { ms: number; count: number }>();
+    for (const { buffer, names, set } of this.pending) {
+      await buffer.mapAsync(0x01);
+      const t = new BigInt64Array(buffer.getMappedRange());
+      names.forEach((name, i) => {
+        const e = out.get(name) ?? { ms: 0, count: 0 };
+        e.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+        e.count++;
+        out.set(name, e);
+      });
+      buffer.unmap();
+      buffer.destroy();
+      set.destroy();
+    }
+    return out;
   }
 }
 
@@ -316,7 +508,9 @@ export async function createWebGPUBackend(allowFallback: boolean): Promise<WebGP
   const fallback = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader/i.test(`${info.description ?? ''} ${info.architecture ?? ''}`);
   if (fallback && !allowFallback) return null;
   const l = adapter.limits;
+  const features = (['subgroups', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({
+    requiredFeatures: features,
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
@@ -325,5 +519,7 @@ export async function createWebGPUBackend(allowFallback: boolean): Promise<WebGP
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     },
   });
-  return new WebGPUBackend(device, { vendor: info.vendor, architecture: info.architecture, description: info.description, isFallbackAdapter: fallback }, [gpu, adapter]);
+  const backend = new WebGPUBackend(device, { vendor: info.vendor, architecture: info.architecture, description: info.description, isFallbackAdapter: fallback }, [gpu, adapter]);
+  await backend.probeSubgroups();
+  return backend;
 }

@@ -1,7 +1,7 @@
 import type { TensorSpec } from '../backend.js';
 import { contiguousStrides, numel } from '../shape.js';
 import { buf, registerWebGPUKernel, wgslType, type GpuStorage, type WebGPUBackend } from './backend.js';
-import { MAIN, WGSL_PRELUDE } from './prelude.js';
+import { divMagic, MAIN, UDIV, WGSL_PRELUDE } from './prelude.js';
 
 /**
  * Indexing, scatter, segment and sparse kernels. Shapes, strides and offsets travel in the meta
@@ -31,19 +31,30 @@ function put(meta: Uint32Array, at: number, values: readonly number[]) {
   values.forEach((v, k) => (i32[at + k] = v));
 }
 
+/** Start of the per-dim division magic numbers (3 words per dim) in walkMeta. */
+const MAGIC = 38;
+
 /**
  * Meta shared by GATHER and SCATTER_KEYS, which walk `shape` row-major and follow two strided views
- * a and b: n, rank, dim, dimSize, aOff, bOff, shape[8], aStrides[8], bStrides[8]; `words` >= 30
- * leaves room for more.
+ * a and b: n, rank, dim, dimSize, aOff, bOff, shape[8], aStrides[8], bStrides[8], (8 more words
+ * for the caller), then divMagic of each dim at MAGIC.
  */
-function walkMeta(words: number, shape: readonly number[], dim: number, dimSize: number, a: TensorSpec, b: TensorSpec): Uint32Array {
-  const meta = new Uint32Array(words);
+function walkMeta(shape: readonly number[], dim: number, dimSize: number, a: TensorSpec, b: TensorSpec): Uint32Array {
+  const meta = new Uint32Array(MAGIC + 3 * MAX_RANK);
   put(meta, 0, [numel(shape), shape.length, dim, dimSize, a.offset, b.offset]);
   put(meta, 6, shape);
   put(meta, 14, a.strides);
   put(meta, 22, b.strides);
+  shape.forEach((size, d) => put(meta, MAGIC + 3 * d, divMagic(Math.max(size, 1))));
   return meta;
 }
+
+/** WGSL: one step of the row-major walk, splitting dim d's coordinate c off rem (divides by multiply-shift). */
+const WALK_STEP = `
+    let sz = M[6u + u32(d)];
+    let q = udiv(rem, M[${MAGIC}u + 3u * u32(d)], M[${MAGIC + 1}u + 3u * u32(d)], M[${MAGIC + 2}u + 3u * u32(d)]);
+    let c = rem - q * sz;
+    rem = q;`;
 
 const GATHER = (t: string) => `
 @group(0) @binding(0) var<storage, read> X: array<${t}>;
@@ -51,18 +62,16 @@ const GATHER = (t: string) => `
 @group(0) @binding(2) var<storage, read_write> O: array<${t}>;
 @group(0) @binding(3) var<storage, read> M: array<u32>;
 // M: n, rank, dim, dimSize, xOff, iOff, shape[8], xStrides[8], iStrides[8]
+${UDIV}
 ${MAIN}
   if (i >= M[0]) { return; }
   let dim = M[2];
   var xo = bitcast<i32>(M[4]);
   var io = bitcast<i32>(M[5]);
   var rem = i;
-  for (var d = i32(M[1]) - 1; d >= 0; d--) {
-    let sz = M[6u + u32(d)];
-    let c = i32(rem % sz);
-    rem = rem / sz;
-    if (u32(d) != dim) { xo += c * bitcast<i32>(M[14u + u32(d)]); }
-    io += c * bitcast<i32>(M[22u + u32(d)]);
+  for (var d = i32(M[1]) - 1; d >= 0; d--) {${WALK_STEP}
+    if (u32(d) != dim) { xo += i32(c) * bitcast<i32>(M[14u + u32(d)]); }
+    io += i32(c) * bitcast<i32>(M[22u + u32(d)]);
   }
   let t = I[io];
   if (t < 0 || u32(t) >= M[3]) { O[i] = ${t}(0); return; }
@@ -71,7 +80,7 @@ ${MAIN}
 
 registerWebGPUKernel('gather', (gpu, [x, index], [out], { dim }) => {
   checkRank(out.shape.length);
-  const meta = walkMeta(30, out.shape, dim, x.shape[dim], x, index);
+  const meta = walkMeta(out.shape, dim, x.shape[dim], x, index);
   gpu.dispatch({ code: GATHER(wgslType(x.dtype)), buffers: [buf(x), buf(index), buf(out)], meta, threads: numel(out.shape) });
 });
 
@@ -93,6 +102,7 @@ const KEY_BINDINGS = `
 /** One key per scatter contribution (its target element in the contiguous output), its src element, and the histogram. */
 const SCATTER_KEYS = `${KEY_BINDINGS}
 // M: n, rank, dim, dimSize, iOff, sOff, shape[8], iStrides[8], sStrides[8], outStrides[8]
+${UDIV}
 ${MAIN}
   if (i >= M[0]) { return; }
   let dim = M[2];
@@ -100,10 +110,7 @@ ${MAIN}
   var so = bitcast<i32>(M[5]);
   var key = 0u;
   var rem = i;
-  for (var d = i32(M[1]) - 1; d >= 0; d--) {
-    let sz = M[6u + u32(d)];
-    let c = rem % sz;
-    rem = rem / sz;
+  for (var d = i32(M[1]) - 1; d >= 0; d--) {${WALK_STEP}
     io += i32(c) * bitcast<i32>(M[14u + u32(d)]);
     so += i32(c) * bitcast<i32>(M[22u + u32(d)]);
     if (u32(d) != dim) { key += c * M[30u + u32(d)]; }
@@ -310,6 +317,54 @@ ${MAIN}
 }`;
 
 /**
+ * Scatter whose index varies only along `dim` (expanded from a 1-d index, as message passing
+ * does: index[e, f] = idx[e]): the grouping runs over idx alone, and one invocation per output
+ * element (t, rest) reduces src[e, rest] over the e with idx[e] = t, in order. Output elements
+ * outside the index's box get nothing.
+ * M: n, rank, dim, srcOff, outShape[8] at 4, indexShape[8] at 12, srcStrides[8] at 20, divMagic of
+ * each output dim at 28.
+ */
+const SCATTER_ROWS = (t: string, reduce: string, includeSelf: boolean) => `
+@group(0) @binding(0) var<storage, read> S: array<${t}>;
+@group(0) @binding(1) var<storage, read> R: array<u32>;
+@group(0) @binding(2) var<storage, read> OFF: array<u32>;
+@group(0) @binding(3) var<storage, read_write> O: array<${t}>;
+@group(0) @binding(4) var<storage, read> M: array<u32>;
+${WGSL_PRELUDE}
+${UDIV}
+${MAIN}
+  if (i >= M[0]) { return; }
+  let dim = M[2];
+  var so = bitcast<i32>(M[3]);
+  var row = 0u;
+  var inside = true;
+  var rem = i;
+  for (var d = i32(M[1]) - 1; d >= 0; d--) {
+    let k = u32(d);
+    let q = udiv(rem, M[28u + 3u * k], M[29u + 3u * k], M[30u + 3u * k]);
+    let c = rem - q * M[4u + k];
+    rem = q;
+    if (k == dim) { row = c; } else {
+      inside = inside && c < M[12u + k];
+      so += i32(c) * bitcast<i32>(M[20u + k]);
+    }
+  }
+  if (!inside) { return; }
+  let b = OFF[row];
+  let e = OFF[row + 1u];
+  if (b == e) { return; }
+  let step = bitcast<i32>(M[20u + dim]);
+  var acc = ${includeSelf ? 'O[i]' : IDENTITY[reduce](t)};
+  var cnt = ${includeSelf ? '1u' : '0u'};
+  for (var j = b; j < e; j++) {
+    let v = S[so + i32(R[j]) * step];
+    ${combineCode(reduce, t)}
+    cnt++;
+  }
+  O[i] = ${finishCode(reduce, t)};
+}`;
+
+/**
  * Scatter with a reduction into `out`, which already holds a contiguous copy of the input. `index`
  * and `src` are strided views of equal rank; contributions follow `index`'s row-major order.
  */
@@ -318,12 +373,25 @@ registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, 
   const n = numel(index.shape);
   const numKeys = numel(out.shape);
   if (n === 0 || numKeys === 0) return;
-  const meta = walkMeta(38, index.shape, dim, out.shape[dim], index, src);
-  put(meta, 30, contiguousStrides(out.shape));
   const temps = new Temps(gpu);
-  const g = group(gpu, temps, n, numKeys, (k, p, c) => gpu.dispatch({ code: SCATTER_KEYS, buffers: [buf(index), k, p, c], meta, threads: n }));
-  const code = SCATTER_REDUCE(wgslType(out.dtype), reduce, includeSelf);
-  gpu.dispatch({ code, buffers: [buf(src), g.perm, g.offsets, buf(out)], meta: new Uint32Array([numKeys]), threads: numKeys });
+  const t = wgslType(out.dtype);
+  if (index.shape.every((size, d) => d === dim || size === 1 || index.strides[d] === 0)) {
+    const keyMeta = new Uint32Array(4);
+    put(keyMeta, 0, [index.shape[dim], out.shape[dim], index.offset, index.strides[dim]]);
+    const g = group(gpu, temps, index.shape[dim], out.shape[dim], (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS, buffers: [buf(index), k, p, c], meta: keyMeta, threads: index.shape[dim] }));
+    const meta = new Uint32Array(28 + 3 * MAX_RANK);
+    put(meta, 0, [numKeys, out.shape.length, dim, src.offset]);
+    put(meta, 4, out.shape);
+    put(meta, 12, index.shape);
+    put(meta, 20, src.strides);
+    out.shape.forEach((size, d) => put(meta, 28 + 3 * d, divMagic(size)));
+    gpu.dispatch({ code: SCATTER_ROWS(t, reduce, includeSelf), buffers: [buf(src), g.perm, g.offsets, buf(out)], meta, threads: numKeys });
+  } else {
+    const meta = walkMeta(index.shape, dim, out.shape[dim], index, src);
+    put(meta, 30, contiguousStrides(out.shape));
+    const g = group(gpu, temps, n, numKeys, (k, p, c) => gpu.dispatch({ code: SCATTER_KEYS, buffers: [buf(index), k, p, c], meta, threads: n }));
+    gpu.dispatch({ code: SCATTER_REDUCE(t, reduce, includeSelf), buffers: [buf(src), g.perm, g.offsets, buf(out)], meta: new Uint32Array([numKeys]), threads: numKeys });
+  }
   temps.free();
 });
 

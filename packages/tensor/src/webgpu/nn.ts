@@ -1,11 +1,12 @@
 import type { TensorSpec } from '../backend.js';
 import { numel } from '../shape.js';
-import { buf, registerWebGPUKernel, type WebGPUBackend } from './backend.js';
+import { buf, registerWebGPUKernel } from './backend.js';
 import { MAIN, WGSL_PRELUDE } from './prelude.js';
+import './conv.js';
 
 /**
- * Convolution, pooling and resampling over [N, C, H, W] views (the frontend lifts 1-D and
- * unbatched inputs): one invocation per output element. Every size, stride and offset is in the
+ * Pooling and resampling over [N, C, H, W] views (the frontend lifts 1-D and unbatched inputs):
+ * one invocation per output element (convolutions are in conv.ts). Every size, stride and offset is in the
  * meta buffer, so each op compiles one pipeline for all shapes. Inputs are read through their
  * strides (as i32: views may have negative strides); outputs are contiguous.
  *
@@ -42,95 +43,6 @@ function shader(bindings: string[], body: string, helpers = ''): string {
   }).join('\n');
   return `${decls}\n@group(0) @binding(${bindings.length}) var<storage, read> M: array<u32>;\n${WGSL_PRELUDE}${HEADER}${helpers}\n${MAIN}${DECOMPOSE}\n${body}\n}\n`;
 }
-
-const CONV_BINDINGS = ['read X: array<f32>', 'read Wt: array<f32>', 'read B: array<f32>', 'read_write Y: array<f32>'];
-
-/** Meta fields after the base: stride, padding, dilation (each y, x), groups, bias flag, weight view, bias view. */
-function convMeta(x: TensorSpec, w: TensorSpec, bias: TensorSpec | undefined, out: TensorSpec, p: Record<string, any>): Uint32Array {
-  return u32(baseMeta(x, out, [
-    ...p.stride, ...p.padding, ...p.dilation, p.groups, bias ? 1 : 0,
-    w.offset, ...w.strides, ...w.shape, bias?.offset ?? 0, bias?.strides[0] ?? 0,
-  ]));
-}
-
-/** WGSL reading the convolution fields (names shared by conv2d and convTranspose2d). */
-const CONV_FIELDS = /* wgsl */ `
-  let sh = mi(${OP}u); let sw = mi(${OP + 1}u); let ph = mi(${OP + 2}u); let pw = mi(${OP + 3}u);
-  let dh = mi(${OP + 4}u); let dw = mi(${OP + 5}u); let groups = mi(${OP + 6}u); let hasBias = M[${OP + 7}u] != 0u;
-  let woff = mi(${OP + 8}u); let ws0 = mi(${OP + 9}u); let ws1 = mi(${OP + 10}u); let ws2 = mi(${OP + 11}u); let ws3 = mi(${OP + 12}u);
-  let W1 = mi(${OP + 14}u); let KH = mi(${OP + 15}u); let KW = mi(${OP + 16}u);
-  let boff = mi(${OP + 17}u); let bs0 = mi(${OP + 18}u);
-  let ni = i32(n); let ci = i32(c);`;
-
-/** Direct convolution: output (n, o, oy, ox) sums its group's Cg x kh x kw input window. */
-const CONV2D = shader(CONV_BINDINGS, /* wgsl */ `${CONV_FIELDS}
-  let Cg = W1;
-  let g = ci / (i32(OC) / groups);
-  let iy0 = i32(oy) * sh - ph;
-  let ix0 = i32(ox) * sw - pw;
-  var acc = 0.0;
-  for (var k = 0; k < Cg; k++) {
-    let xc = xoff + ni * xs0 + (g * Cg + k) * xs1;
-    let wc = woff + ci * ws0 + k * ws1;
-    for (var ky = 0; ky < KH; ky++) {
-      let iy = iy0 + ky * dh;
-      if (iy < 0 || iy >= H) { continue; }
-      for (var kx = 0; kx < KW; kx++) {
-        let ix = ix0 + kx * dw;
-        if (ix < 0 || ix >= W) { continue; }
-        acc += X[xc + iy * xs2 + ix * xs3] * Wt[wc + ky * ws2 + kx * ws3];
-      }
-    }
-  }
-  if (hasBias) { acc += B[boff + ci * bs0]; }
-  Y[yoff + i] = acc;`);
-
-/**
- * Transposed convolution as a gather: output (n, o, oy, ox) sums x[n, ci, iy, ix] * w[ci, o % Og, ky, kx]
- * over taps with iy * sh = oy + ph - ky * dh (and likewise for x). The output size is the output view's.
- */
-const CONV_TRANSPOSE2D = shader(CONV_BINDINGS, /* wgsl */ `${CONV_FIELDS}
-  let Og = W1;
-  let Cg = mi(6u) / groups;
-  let g = ci / Og;
-  let ol = ci - g * Og;
-  let ty0 = i32(oy) + ph;
-  let tx0 = i32(ox) + pw;
-  var acc = 0.0;
-  for (var k = 0; k < Cg; k++) {
-    let cin = g * Cg + k;
-    let xc = xoff + ni * xs0 + cin * xs1;
-    let wc = woff + cin * ws0 + ol * ws1;
-    for (var ky = 0; ky < KH; ky++) {
-      let ty = ty0 - ky * dh;
-      if (ty < 0) { break; }
-      let iy = ty / sh;
-      if (iy * sh != ty || iy >= H) { continue; }
-      for (var kx = 0; kx < KW; kx++) {
-        let tx = tx0 - kx * dw;
-        if (tx < 0) { break; }
-        let ix = tx / sw;
-        if (ix * sw != tx || ix >= W) { continue; }
-        acc += X[xc + iy * xs2 + ix * xs3] * Wt[wc + ky * ws2 + kx * ws3];
-      }
-    }
-  }
-  if (hasBias) { acc += B[boff + ci * bs0]; }
-  Y[yoff + i] = acc;`);
-
-function registerConv(name: string, code: string) {
-  registerWebGPUKernel(name, (gpu: WebGPUBackend, [x, w, bias], [out], p) => {
-    gpu.dispatch({
-      code,
-      // Without a bias the weight fills its slot (read-only bindings may alias); the flag skips it.
-      buffers: [buf(x), buf(w), buf(bias ?? w), buf(out)],
-      meta: convMeta(x, w, bias, out, p),
-      threads: numel(out.shape),
-    });
-  });
-}
-registerConv('conv2d', CONV2D);
-registerConv('convTranspose2d', CONV_TRANSPOSE2D);
 
 const POOL_FIELDS = /* wgsl */ `
   let kh = mi(${OP}u); let kw = mi(${OP + 1}u); let sh = mi(${OP + 2}u); let sw = mi(${OP + 3}u);

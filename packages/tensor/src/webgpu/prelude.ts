@@ -95,3 +95,34 @@ fn remainder_(a: f32, b: f32) -> f32 {
 export const MAIN = /* wgsl */ `@compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;`;
+
+/**
+ * Magic numbers for dividing u32 values by `d` with a multiply and shifts (Granlund and
+ * Montgomery, "Division by invariant integers using multiplication", fig. 4.1): exact for every
+ * u32 dividend. Pass them to the WGSL `udiv`.
+ */
+export function divMagic(d: number): [number, number, number] {
+  if (!Number.isInteger(d) || d < 1 || d > 0xffffffff) throw new RangeError(`divMagic: expected a u32 divisor >= 1, received ${d}`);
+  const l = Math.ceil(Math.log2(d));
+  const m = ((1n << 32n) * ((1n << BigInt(l)) - BigInt(d))) / BigInt(d) + 1n;
+  return [Number(m & 0xffffffffn), Math.min(l, 1), Math.max(l - 1, 0)];
+}
+
+/**
+ * WGSL `udiv(n, magic, s1, s2)` = n / d for the magic numbers of d. CPU drivers have no vector
+ * integer division and would divide one lane at a time; this is a handful of vector operations.
+ */
+export const UDIV = /* wgsl */ `
+fn mulhi(a: u32, b: u32) -> u32 {
+  let a0 = a & 0xffffu; let a1 = a >> 16u;
+  let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let lo = a0 * b0;
+  let m1 = a1 * b0;
+  let m2 = a0 * b1;
+  let mid = (lo >> 16u) + (m1 & 0xffffu) + (m2 & 0xffffu);
+  return a1 * b1 + (m1 >> 16u) + (m2 >> 16u) + (mid >> 16u);
+}
+fn udiv(n: u32, magic: u32, s1: u32, s2: u32) -> u32 {
+  let t = mulhi(magic, n);
+  return (t + ((n - t) >> s1)) >> s2;
+}`;

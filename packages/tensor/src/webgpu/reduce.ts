@@ -1,4 +1,5 @@
-import { buf, registerWebGPUKernel, wgslType } from './backend.js';
+import type { TensorSpec } from '../backend.js';
+import { buf, registerWebGPUKernel, wgslType, type WebGPUBackend } from './backend.js';
 import { WGSL_PRELUDE } from './prelude.js';
 
 /**
@@ -77,15 +78,79 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
+/**
+ * First pass of a long-row reduction (sum, prod, max, min over few rows): each row is cut into
+ * chunks of CHUNK elements, one 64-thread workgroup per chunk reading vec4s, so both the CPU
+ * threads of a software driver (and the cores of a GPU) share one row. The partial results [rows,
+ * chunks] then go through the row kernel.
+ * M: rows, cols, x offset (a multiple of 4), chunks per row.
+ */
+const CHUNK = 16384;
+
+function partialSource(op: string, t: string): string {
+  const init = { sum: `${t}(0)`, prod: `${t}(1)`, max: 'lowest()', min: 'highest()' }[op]!;
+  const isF = t === 'f32';
+  const combine = (a: string, b: string) => (op === 'sum' ? `${a} + ${b}` : op === 'prod' ? `${a} * ${b}` : `pick(${a}, ${b})`);
+  const cmp = op === 'max' ? '>' : '<';
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<vec4<${t}>>;
+@group(0) @binding(1) var<storage, read_write> O: array<${t}>;
+@group(0) @binding(2) var<storage, read> M: array<u32>;
+alias T = ${t};
+${WGSL_PRELUDE}
+fn lowest() -> T { ${isF ? 'return -inf_();' : t === 'i32' ? 'return T(-2147483647 - 1);' : 'return 0u;'} }
+fn highest() -> T { ${isF ? 'return inf_();' : t === 'i32' ? 'return T(2147483647);' : 'return 0xffffffffu;'} }
+// NaN wins, as in the row kernel
+fn pick(a: T, b: T) -> T { ${isF ? `if (isnan(a)) { return a; } if (isnan(b)) { return b; }` : ''} return select(a, b, b ${cmp} a); }
+var<workgroup> sv: array<T, 64>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let chunks = M[3];
+  let row = wid.y;
+  let chunk = wid.x;
+  let cols4 = M[1] / 4u;
+  let start = chunk * ${CHUNK / 4}u;
+  let end = min(start + ${CHUNK / 4}u, cols4);
+  let base = M[2] / 4u + row * cols4;
+  var acc = ${init};
+  for (var k = start + lid; k < end; k += 64u) {
+    let v = X[base + k];
+    acc = ${combine(combine(combine(combine('acc', 'v.x'), 'v.y'), 'v.z'), 'v.w')};
+  }
+  sv[lid] = acc;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (lid < s) { sv[lid] = ${combine('sv[lid]', 'sv[lid + s]')}; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { O[row * chunks + chunk] = sv[0]; }
+}`;
+}
+
 registerWebGPUKernel('reduce', (gpu, [x], [out], { op, rows, cols }) => {
   const isArg = op === 'argmax' || op === 'argmin';
-  const perThread = (cols as number) <= SHORT_ROW;
+  const inT = wgslType(x.dtype);
+  const chunks = Math.ceil((cols as number) / CHUNK);
+  if (!isArg && chunks >= 4 && (rows as number) <= 65535 && x.offset % 4 === 0 && (cols as number) % 4 === 0) {
+    // Two passes: vec4 chunks in parallel, then the row kernel over [rows, chunks] partials.
+    const partial = gpu.allocate(x.dtype, rows * chunks);
+    const pView = { storage: partial, shape: [rows, chunks], strides: [chunks, 1], offset: 0, dtype: x.dtype };
+    gpu.dispatch({ code: partialSource(op, inT), buffers: [buf(x), partial.buffer], meta: new Uint32Array([rows, cols, x.offset, chunks]), workgroups: [chunks, rows] });
+    rowReduce(gpu, op, pView, out, rows, chunks);
+    gpu.free(partial);
+    return;
+  }
+  rowReduce(gpu, op, x, out, rows, cols);
+});
+
+function rowReduce(gpu: WebGPUBackend, op: string, x: TensorSpec, out: TensorSpec, rows: number, cols: number): void {
+  const isArg = op === 'argmax' || op === 'argmin';
+  const perThread = cols <= SHORT_ROW;
   const code = reduceSource(op, wgslType(x.dtype), isArg ? 'u32' : wgslType(out.dtype), perThread);
   const meta = new Uint32Array([rows, cols, x.offset, out.offset]);
-  const groups = rows as number;
-  if (perThread) gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, threads: groups });
-  else gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, workgroups: [Math.min(groups, 65535), Math.ceil(groups / 65535)] });
-});
+  if (perThread) gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, threads: rows });
+  else gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, workgroups: [Math.min(rows, 65535), Math.ceil(rows / 65535)] });
+}
 
 registerWebGPUKernel('scan', (gpu, [x], [out], { op, rows, cols }) => {
   const t = wgslType(x.dtype);
@@ -105,39 +170,4 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 }`;
   gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta: new Uint32Array([rows, cols, x.offset, out.offset]), threads: rows as number });
-});
-
-/** Tiled batched matmul: 16x16 output tiles per workgroup, K in steps of 16 through workgroup memory. */
-registerWebGPUKernel('matmul', (gpu, [a, b], [out], { batch, m, n, k }) => {
-  const t = wgslType(out.dtype);
-  const code = `
-@group(0) @binding(0) var<storage, read> A: array<${t}>;
-@group(0) @binding(1) var<storage, read> B: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> C: array<${t}>;
-@group(0) @binding(3) var<storage, read> M: array<i32>;
-var<workgroup> ta: array<array<${t}, 16>, 16>;
-var<workgroup> tb: array<array<${t}, 16>, 16>;
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let Mr = M[0]; let N = M[1]; let K = M[2];
-  let z = i32(wid.z);
-  let row = i32(wid.y) * 16 + i32(lid.y);
-  let col = i32(wid.x) * 16 + i32(lid.x);
-  let aBase = M[3] + z * M[4];
-  let bBase = M[7] + z * M[8];
-  var acc = ${t}(0);
-  for (var k0 = 0; k0 < K; k0 += 16) {
-    let ka = k0 + i32(lid.x);
-    ta[lid.y][lid.x] = select(${t}(0), A[aBase + row * M[5] + ka * M[6]], row < Mr && ka < K);
-    let kb = k0 + i32(lid.y);
-    tb[lid.y][lid.x] = select(${t}(0), B[bBase + kb * M[9] + col * M[10]], kb < K && col < N);
-    workgroupBarrier();
-    for (var q = 0; q < 16; q++) { acc = acc + ta[lid.y][q] * tb[q][lid.x]; }
-    workgroupBarrier();
-  }
-  if (row < Mr && col < N) { C[M[11] + (z * Mr + row) * N + col] = acc; }
-}`;
-  const meta = new Int32Array([m, n, k, a.offset, a.strides[0], a.strides[1], a.strides[2], b.offset, b.strides[0], b.strides[1], b.strides[2], out.offset]);
-  if (batch > 65535) throw new RangeError(`matmul: a batch of ${batch} exceeds the webgpu limit of 65,535`);
-  gpu.dispatch({ code, buffers: [buf(a), buf(b), buf(out)], meta: new Uint32Array(meta.buffer), workgroups: [Math.ceil(n / 16), Math.ceil(m / 16), batch] });
 });

@@ -1,6 +1,7 @@
 import type { DType } from '../dtype.js';
 import { buf, registerWebGPUKernel, wgslType, type WebGPUBackend } from './backend.js';
 import { MAIN, WGSL_PRELUDE } from './prelude.js';
+import { gemm } from './matmul.js';
 
 /**
  * Sorting, searching and compaction kernels.
@@ -26,13 +27,8 @@ function keyMode(dtype: DType): number {
 /** Workgroup counts for `groups` workgroups, wrapped into y past the per-dimension limit. */
 const grid = (groups: number): [number, number] => [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)];
 
-const SORT_INIT = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> X: array<u32>;
-@group(0) @binding(1) var<storage, read_write> K: array<u32>;
-@group(0) @binding(2) var<storage, read_write> I: array<u32>;
-// M: total (rows * P), n, P, x offset, key mode (0 u32, 1 i32, 2 f32), descending
-@group(0) @binding(3) var<storage, read> M: array<u32>;
-fn sortKey(bits: u32, mode: u32) -> u32 {
+/** u32 keys whose unsigned order is the value order (see the header). */
+const SORT_KEY = /* wgsl */ `fn sortKey(bits: u32, mode: u32) -> u32 {
   if (mode == 1u) { return bits ^ 0x80000000u; }
   if (mode == 2u) {
     if ((bits & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
@@ -40,7 +36,15 @@ fn sortKey(bits: u32, mode: u32) -> u32 {
     return select(bits | 0x80000000u, ~bits, (bits & 0x80000000u) != 0u);
   }
   return bits;
-}
+}`;
+
+const SORT_INIT = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<u32>;
+@group(0) @binding(1) var<storage, read_write> K: array<u32>;
+@group(0) @binding(2) var<storage, read_write> I: array<u32>;
+// M: total (rows * P), n, P, x offset, key mode (0 u32, 1 i32, 2 f32), descending
+@group(0) @binding(3) var<storage, read> M: array<u32>;
+${SORT_KEY}
 ${MAIN}
   if (i >= M[0]) { return; }
   let P = M[2];
@@ -162,6 +166,73 @@ registerWebGPUKernel('sortRows', (gpu, [x], [values, indices], { rows, cols, des
   gpu.free(order);
 });
 
+/**
+ * The k smallest (key, index) pairs of each row, in order, by one invocation per row keeping its
+ * KMAX (k rounded up to a multiple of 4) best pairs sorted: an element that beats the last one is
+ * carried down the list by compare-exchanges at fixed positions (registers, not indexed memory),
+ * so a row of n costs n comparisons plus KMAX steps per insertion, where a full sort costs
+ * n log² n compare-exchanges and a dispatch per long stage. Pairs order by key, then index, so
+ * equal keys keep the lower index first. The input is bound twice: as vec4 for the scan when rows
+ * allow, as scalars to fetch the winners.
+ */
+const TOPK_ROWS = (kmax: number, vec: boolean) => {
+  const insert = Array.from({ length: kmax }, (_, q) => `
+    lt = ck < K[${q}] || (ck == K[${q}] && ci < I[${q}]);
+    tk = K[${q}]; ti = I[${q}];
+    K[${q}] = select(tk, ck, lt); I[${q}] = select(ti, ci, lt);
+    ck = select(ck, tk, lt); ci = select(ci, ti, lt);`).join('');
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<${vec ? 'vec4<u32>' : 'u32'}>;
+@group(0) @binding(1) var<storage, read_write> V: array<u32>;
+@group(0) @binding(2) var<storage, read_write> J: array<u32>;
+@group(0) @binding(3) var<storage, read> Xs: array<u32>;
+// M: rows, n, k, x offset, values offset, indices offset, key mode, descending
+@group(0) @binding(4) var<storage, read> M: array<u32>;
+var<private> K: array<u32, ${kmax}>;
+var<private> I: array<u32, ${kmax}>;
+${SORT_KEY}
+fn offer(bits: u32, j: u32, flip: u32) {
+  var ck = sortKey(bits, M[6]) ^ flip;
+  var ci = j;
+  if (!(ck < K[${kmax - 1}] || (ck == K[${kmax - 1}] && ci < I[${kmax - 1}]))) { return; }
+  var lt: bool; var tk: u32; var ti: u32;${insert}
+}
+${MAIN}
+  if (i >= M[0]) { return; }
+  let n = M[1];
+  let k = M[2];
+  let base = M[3] + i * n;
+  let flip = select(0u, 0xffffffffu, M[7] == 1u);
+  // sentinels: every real pair is smaller (indices < n < 0xffffffff)
+  for (var q = 0; q < ${kmax}; q++) { K[q] = 0xffffffffu; I[q] = 0xffffffffu; }
+  ${vec
+    ? `for (var j = 0u; j < n; j += 4u) {
+    let w = X[(base + j) / 4u];
+    offer(w.x, j, flip); offer(w.y, j + 1u, flip); offer(w.z, j + 2u, flip); offer(w.w, j + 3u, flip);
+  }`
+    : `for (var j = 0u; j < n; j++) { offer(X[base + j], j, flip); }`}
+  for (var q = 0u; q < k; q++) {
+    V[M[4] + i * k + q] = Xs[base + I[q]];
+    J[M[5] + i * k + q] = I[q];
+  }
+}`;
+};
+
+/** Largest k served by topkRows; larger k take the full sort. */
+export const TOPK_MAX = 64;
+
+registerWebGPUKernel('topkRows', (gpu, [x], [values, indices], { rows, cols, k, largest }) => {
+  wgslType(x.dtype);
+  const kmax = 4 * Math.ceil(k / 4);
+  if (kmax > TOPK_MAX) throw new RangeError(`topkRows: k = ${k} exceeds the kernel's limit of ${TOPK_MAX}`);
+  // Rows of a multiple of 4 at an aligned offset are read 4 elements per load.
+  const vec = cols % 4 === 0 && x.offset % 4 === 0;
+  gpu.dispatch({
+    code: TOPK_ROWS(kmax, vec), buffers: [buf(x), buf(values), buf(indices), buf(x)],
+    meta: new Uint32Array([rows, cols, k, x.offset, values.offset, indices.offset, keyMode(x.dtype), largest ? 1 : 0]), threads: rows,
+  });
+});
+
 registerWebGPUKernel('searchsorted', (gpu, [seq, vals], [out], { n, seqLen, perRow, right }) => {
   const t = wgslType(seq.dtype);
   const code = /* wgsl */ `
@@ -220,9 +291,23 @@ ${MAIN}
   O[M[6] + i] = acc;
 }`;
 
+/**
+ * With 8-lane subgroups cdist runs as the direct GEMM with a distance in place of the product
+ * (rows of x1 against rows of x2 share loads like a matrix product's rows and columns).
+ */
 registerWebGPUKernel('cdist', (gpu, [a, b], [out], { batch, rowsA, rowsB, cols, p }) => {
   wgslType(out.dtype);
   const mode = p === 0 ? 0 : p === 1 ? 1 : p === 2 ? 2 : p === Infinity ? 3 : 4;
+  if (gpu.subgroups8) {
+    const combine = (['p0', 'p1', 'p2', 'pinf', 'pp'] as const)[mode];
+    gemm(gpu, buf(a), buf(b), buf(out), {
+      batch, m: rowsA, n: rowsB, k: cols,
+      a: { off: a.offset, sb: rowsA * cols, si: cols, sj: 1 },
+      b: { off: b.offset, sb: rowsB * cols, si: 1, sj: cols },
+      c: { off: out.offset, sb: rowsA * rowsB, si: rowsB, sj: 1 },
+    }, combine, p);
+    return;
+  }
   const meta = new Uint32Array(9);
   meta.set([batch * rowsA * rowsB, rowsA, rowsB, cols, a.offset, b.offset, out.offset, mode]);
   new Float32Array(meta.buffer)[8] = mode === 4 ? p : 0;

@@ -1,0 +1,352 @@
+/**
+ * The webgpu kernel machinery around the GEMMs: division by multiply-shift, every elementwise
+ * layout (vec4 runs with partial tails, vec4 rows with broadcasts, strided views and outputs),
+ * fills through the queue, the scatter path for indices broadcast along rows, gather, the fused
+ * Adam step, and the dispatch counters and profiler. Each webgpu result is checked against the
+ * cpu (or a float64 reference written here).
+ */
+import { describe, expect, it } from 'vitest';
+import * as T from '../src/index.js';
+import { divMagic, UDIV } from '../src/webgpu/prelude.js';
+import { BACKENDS, expectClose, seeded, seeded64, useDevices } from './helpers.js';
+
+/** The WGSL udiv in exact integer arithmetic. */
+function udivRef(n: number, [magic, s1, s2]: [number, number, number]): number {
+  const t = Number((BigInt(magic) * BigInt(n)) >> 32n);
+  return (t + ((n - t) >>> s1)) >>> s2;
+}
+
+const DIVISORS = [1, 2, 3, 5, 7, 10, 26, 255, 256, 641, 1000003, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1];
+const dividends = (d: number) => [0, 1, d - 1, d, d + 1, 2 * d - 1, 12345, 2 ** 24 + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1].filter((n) => n >= 0 && n < 2 ** 32);
+
+useDevices();
+
+describe('divMagic', () => {
+  it('divides every u32 exactly (edge dividends, divisors from 1 to 2^32 - 1)', () => {
+    for (const d of DIVISORS) {
+      const m = divMagic(d);
+      for (const n of dividends(d)) expect(udivRef(n, m), `${n} / ${d}`).toBe(Math.floor(n / d));
+    }
+    let s = 7;
+    for (let i = 0; i < 20000; i++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      const d = (s % 5000) + 1;
+      const n = (s * 2654435761) >>> 0;
+      expect(udivRef(n, divMagic(d))).toBe(Math.floor(n / d));
+    }
+  });
+
+  it('rejects divisors that are not u32 values >= 1', () => {
+    expect(() => divMagic(0)).toThrow(/divMagic: expected a u32 divisor >= 1, received 0/);
+    expect(() => divMagic(2.5)).toThrow(/received 2.5/);
+  });
+});
+
+describe('adamStep_', () => {
+  /** Adam / AdamW in float64, following torch.optim. */
+  function reference(p: number[], grads: number[][], o: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean; amsgrad: boolean }) {
+    const m = p.map(() => 0);
+    const v = p.map(() => 0);
+    const vmax = p.map(() => 0);
+    grads.forEach((g0, s) => {
+      const t = s + 1;
+      for (let i = 0; i < p.length; i++) {
+        let g = g0[i];
+        if (!o.decoupled) g += o.wd * p[i];
+        const base = o.decoupled ? p[i] * (1 - o.lr * o.wd) : p[i];
+        m[i] = o.b1 * m[i] + (1 - o.b1) * g;
+        v[i] = o.b2 * v[i] + (1 - o.b2) * g * g;
+        vmax[i] = Math.max(vmax[i], v[i]);
+        const second = o.amsgrad ? vmax[i] : v[i];
+        p[i] = base - (o.lr / (1 - o.b1 ** t)) * m[i] / (Math.sqrt(second) / Math.sqrt(1 - o.b2 ** t) + o.eps);
+      }
+    });
+    return { p, m, v };
+  }
+
+  const VARIANTS = [
+    { wd: 0, decoupled: false, amsgrad: false },
+    { wd: 0.1, decoupled: false, amsgrad: false },
+    { wd: 0.1, decoupled: true, amsgrad: false },
+    { wd: 0, decoupled: false, amsgrad: true },
+  ];
+
+  for (const device of BACKENDS) {
+    for (const variant of VARIANTS) {
+      it(`follows torch.optim.Adam${variant.decoupled ? 'W' : ''}${variant.amsgrad ? ' (amsgrad)' : ''}${variant.wd && !variant.decoupled ? ' (L2)' : ''} on ${device}, sizes with partial tails`, async () => {
+        const dtype = device === 'cpu' ? 'float64' : 'float32';
+        for (const n of [1, 7, 4099]) {
+          const o = { lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, ...variant };
+          const p0 = Array.from(seeded64(n, n));
+          const grads = [1, 2, 3].map((s) => Array.from(seeded64(n, 100 * s + n)));
+          const want = reference([...p0], grads, o);
+          const p = T.tensor(p0, { dtype, device });
+          const m = T.zeros([n], { dtype, device });
+          const v = T.zeros([n], { dtype, device });
+          const vmax = o.amsgrad ? T.zeros([n], { dtype, device }) : null;
+          grads.forEach((g, s) => {
+            const grad = T.tensor(g, { dtype, device });
+            T.adamStep_(p, grad, m, v, { lr: o.lr, beta1: o.b1, beta2: o.b2, eps: o.eps, step: s + 1, weightDecay: o.wd, decoupled: o.decoupled, maxExpAvgSq: vmax });
+            grad.dispose();
+          });
+          const tol = device === 'cpu' ? 1e-12 : 2e-6;
+          await expectClose(p, want.p, { atol: tol, rtol: tol });
+          await expectClose(m, want.m, { atol: tol, rtol: tol });
+          await expectClose(v, want.v, { atol: tol, rtol: tol });
+          T.dispose([p, m, v, ...(vmax ? [vmax] : [])]);
+        }
+      });
+    }
+  }
+
+});
+
+
+if (BACKENDS.includes('webgpu')) {
+  const gpu = () => T.webgpuBackend()!;
+
+  /** The same computation on webgpu (float32) and cpu, compared elementwise. */
+  async function same(f: (device: T.DeviceName) => T.Tensor, atol = 0): Promise<void> {
+    const y = f('webgpu');
+    const ref = f('cpu');
+    await expectClose(y, ref, { atol, rtol: atol, dtype: ref.dtype });
+    T.dispose([y, ref]);
+  }
+  const data = (shape: number[], seed: number, device: T.DeviceName) => T.tensor(seeded(shape.reduce((a, b) => a * b, 1), seed), { device, shape });
+
+  describe('webgpu udiv', () => {
+    it('matches integer division on the device', async () => {
+      const pairs = DIVISORS.flatMap((d) => dividends(d).map((n) => [n, d] as const));
+      const meta = new Uint32Array(pairs.flatMap(([n, d]) => [n, ...divMagic(d)]));
+      const out = T.zeros([pairs.length], { dtype: 'uint32', device: 'webgpu' });
+      gpu().dispatch({
+        code: `@group(0) @binding(0) var<storage, read_write> O: array<u32>;
+@group(0) @binding(1) var<storage, read> M: array<u32>;
+${UDIV}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= ${pairs.length}u) { return; }
+  O[i] = udiv(M[4u * i], M[4u * i + 1u], M[4u * i + 2u], M[4u * i + 3u]);
+}`,
+        buffers: [(out.storage as unknown as { buffer: GPUBuffer }).buffer],
+        meta,
+        threads: pairs.length,
+      });
+      expect(Array.from(await out.data())).toEqual(pairs.map(([n, d]) => Math.floor(n / d)));
+      out.dispose();
+    });
+  });
+
+  describe('webgpu elementwise layouts', () => {
+    it('contiguous vec4 runs with every partial tail', async () => {
+      for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 4099]) await same((d) => T.tidy(() => T.add(data([n], 1, d), data([n], 2, d))));
+    });
+
+    it('contiguous runs at offsets that are not a multiple of 4', async () => {
+      await same((d) => T.tidy(() => T.mul(T.narrow(data([23], 3, d), 0, 1, 21), T.narrow(data([23], 4, d), 0, 2, 21))));
+    });
+
+    it('vec4 rows with broadcast rows, columns and scalars', async () => {
+      await same((d) => T.tidy(() => T.add(data([6, 8], 5, d), data([8], 6, d))));
+      await same((d) => T.tidy(() => T.mul(data([6, 8], 7, d), data([6, 1], 8, d))));
+      await same((d) => T.tidy(() => T.where(T.gt(data([6, 1, 8], 9, d), 0), data([6, 4, 8], 10, d), 2.5)));
+      await same((d) => T.tidy(() => T.relu(T.add(data([3, 5, 12], 11, d), data([5, 1], 12, d)))));
+    });
+
+    it('strided views: transposed, flipped, broadcast inner dims, rank 8', async () => {
+      await same((d) => T.tidy(() => T.sub(T.transpose(data([7, 9], 13, d), 0, 1), data([9, 7], 14, d))));
+      await same((d) => T.tidy(() => T.mul(T.flip(data([5, 6], 15, d), [0, 1]), data([5, 6], 16, d))));
+      await same((d) => T.tidy(() => T.add(data([2, 1, 3, 1, 2, 1, 2, 3], 17, d), data([1, 2, 1, 3, 1, 2, 1, 1], 18, d))));
+      await same((d) => T.tidy(() => T.contiguous(T.permute(data([4, 3, 5, 6], 19, d), [1, 0, 3, 2]))));
+    });
+
+    it('strided outputs (copy into a slice) and integer, boolean and cast results', async () => {
+      await same((d) => T.tidy(() => {
+        const z = T.zeros([6, 10], { device: d });
+        T.narrow(z, 1, 3, 5).copy_(data([6, 5], 20, d));
+        return z;
+      }));
+      await same((d) => T.tidy(() => T.gt(data([9, 4], 21, d), data([4], 22, d))));
+      await same((d) => T.tidy(() => T.add(T.arange(0, 12, 1, { device: d }).reshape([3, 4]), T.arange(0, 4, 1, { device: d }))));
+      await same((d) => T.tidy(() => T.cast(T.mul(data([5, 7], 23, d), 100), 'int32')));
+    });
+  });
+
+  describe('webgpu long-row reductions (two passes)', () => {
+    it('sum, prod, max and min over rows of 70,000 match the cpu, NaN winning max and min', async () => {
+      const [rows, n] = [3, 70000];
+      const v = seeded(rows * n, 40);
+      const withNaN = Float32Array.from(v, (x, i) => (i === n + 123 ? NaN : x));
+      const near1 = Float32Array.from(v, (x) => 1 + x * 1e-4);
+      for (const op of ['sum', 'amax', 'amin'] as const) {
+        await same((d) => T.tidy(() => T[op](T.tensor(withNaN, { device: d, shape: [rows, n] }), { dim: 1 })), 1e-4);
+      }
+      // lavapipe's f32 products of 70,000 factors near 1 drift about 3e-4 from the float64 value (the
+      // single-pass kernel as much), so prod gets a looser tolerance
+      await same((d) => T.tidy(() => T.prod(T.tensor(near1, { device: d, shape: [rows, n] }), { dim: 1 })), 1e-3);
+      await same((d) => T.tidy(() => T.sum(T.tensor(v, { device: d }))), 1e-4);
+    });
+  });
+
+  describe('webgpu fills', () => {
+    it('writes small fills through the queue and dispatches large ones', async () => {
+      T.resetWebgpuStats();
+      const small = T.full([1000], 2.5, { device: 'webgpu' });
+      expect(T.webgpuStats().dispatches).toBe(0);
+      const large = T.full([20000], -1, { device: 'webgpu' });
+      expect(T.webgpuStats().dispatches).toBe(1);
+      expect(new Set(await small.data())).toEqual(new Set([2.5]));
+      expect(new Set(await large.data())).toEqual(new Set([-1]));
+      T.dispose([small, large]);
+    });
+
+    it('keeps fills in order with dispatches recorded before them', async () => {
+      const x = T.ones([16], { device: 'webgpu' });
+      const y = T.mul(x, 3);
+      const z = T.zeros([16], { device: 'webgpu' });
+      const w = T.add(y, z);
+      expect(Array.from(await w.data())).toEqual(new Array(16).fill(3));
+      T.dispose([x, y, z, w]);
+    });
+  });
+
+  describe('webgpu scatter and gather', () => {
+    const REDUCES = ['sum', 'mean', 'prod', 'amax', 'amin'] as const;
+    it('scatters with an index broadcast along rows (message passing), every reduction', async () => {
+      const E = 37;
+      const idx = Int32Array.from({ length: E }, (_, i) => (i * 7) % 11);
+      for (const reduce of REDUCES) {
+        for (const includeSelf of [true, false]) {
+          await same((d) => T.tidy(() => {
+            const index = T.expand(T.reshape(T.tensor(idx, { device: d }), [E, 1]), [E, 3]);
+            return T.scatterReduce(data([12, 5], 24, d), 0, index, data([E, 4], 25, d), reduce, { includeSelf });
+          }), 1e-5);
+        }
+      }
+    });
+
+    it('scatters along dim 1 with a broadcast index, and integer scatterAdd', async () => {
+      const idx = Int32Array.from([2, 0, 2, 1, 3, 2]);
+      await same((d) => T.tidy(() => {
+        const index = T.expand(T.reshape(T.tensor(idx, { device: d }), [1, 6]), [4, 6]);
+        return T.scatterAdd(data([4, 5], 26, d), 1, index, data([4, 6], 27, d));
+      }), 1e-6);
+      await same((d) => T.tidy(() => {
+        const index = T.expand(T.reshape(T.tensor(idx, { device: d }), [6, 1]), [6, 2]);
+        return T.scatterAdd(T.zeros([4, 2], { dtype: 'int32', device: d }), 0, index, T.ones([6, 2], { dtype: 'int32', device: d }));
+      }));
+    });
+
+    it('gathers rank-3 views', async () => {
+      const idx = Int32Array.from({ length: 2 * 5 * 3 }, (_, i) => (i * 5) % 4);
+      await same((d) => T.tidy(() => T.gather(T.permute(data([4, 2, 3], 28, d), [1, 0, 2]), 1, T.tensor(idx, { device: d, shape: [2, 5, 3] }))));
+    });
+  });
+
+  describe('webgpu topkRows', () => {
+    it('selects the head of the stable sort (ties, NaN, signed zeros; largest and smallest; k up to 64)', async () => {
+      const [rows, n] = [37, 101];
+      const raw = seeded(rows * n, 77);
+      const vals = Float32Array.from(raw, (v, i) => (i % 17 === 0 ? NaN : i % 13 === 0 ? -0 : Math.round(v * 8) / 8));
+      const x = T.tensor(vals, { device: 'webgpu', shape: [rows, n] });
+      for (const largest of [true, false]) {
+        const all = T.sort(x, { dim: 1, descending: largest });
+        for (const k of [1, 5, 20, 64]) {
+          const values = T.empty([rows, k], 'float32', 'webgpu');
+          const indices = T.empty([rows, k], 'int32', 'webgpu');
+          gpu().run('topkRows', [x], [values, indices], { rows, cols: n, k, largest });
+          const head = (t: T.Tensor) => T.tidy(() => T.contiguous(T.narrow(t, 1, 0, k)));
+          const [hv, hi] = [head(all.values), head(all.indices)];
+          expect(Array.from(await indices.data())).toEqual(Array.from(await hi.data()));
+          const show = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? 0 : v));
+          expect(show(await values.data())).toEqual(show(await hv.data()));
+          T.dispose([values, indices, hv, hi]);
+        }
+        T.dispose([all.values, all.indices]);
+      }
+      x.dispose();
+    });
+
+    it('orders int32 keys and refuses k above its limit', async () => {
+      const x = T.tensor(Int32Array.from([5, -3, 5, 7, -3, 0, 7, 2]), { device: 'webgpu', shape: [1, 8] });
+      const values = T.empty([1, 3], 'int32', 'webgpu');
+      const indices = T.empty([1, 3], 'int32', 'webgpu');
+      gpu().run('topkRows', [x], [values, indices], { rows: 1, cols: 8, k: 3, largest: false });
+      expect(Array.from(await values.data())).toEqual([-3, -3, 0]);
+      expect(Array.from(await indices.data())).toEqual([1, 4, 5]);
+      expect(() => gpu().run('topkRows', [x], [values, indices], { rows: 1, cols: 8, k: 65, largest: false })).toThrow(/topkRows: k = 65 exceeds the kernel's limit of 64/);
+      T.dispose([x, values, indices]);
+    });
+  });
+
+  describe('adamStep_ on webgpu', () => {
+    it('updates a parameter at an odd offset from a non-contiguous gradient on webgpu as on the cpu', async () => {
+      const run = async (device: T.DeviceName) => {
+        const whole = data([3, 11], 30, device);
+        const p = T.narrow(T.reshape(whole, [33]), 0, 1, 30);
+        const g = T.reshape(T.contiguous(T.transpose(data([6, 5], 31, device), 0, 1)), [30]);
+        const gt = T.reshape(T.transpose(T.reshape(g, [5, 6]), 0, 1), [30]);
+        const m = T.zeros([30], { device });
+        const v = T.zeros([30], { device });
+        for (let s = 1; s <= 2; s++) T.adamStep_(p, T.flip(gt, [0]), m, v, { lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, step: s });
+        const out = Array.from(await whole.data());
+        T.dispose([whole, p, g, gt, m, v]);
+        return out;
+      };
+      const [a, b] = [await run('webgpu'), await run('cpu')];
+      a.forEach((x, i) => expect(Math.abs(x - b[i])).toBeLessThan(1e-6));
+    });
+
+    it('runs as one dispatch on webgpu', () => {
+      const p = T.rand([1000], { device: 'webgpu' });
+      const g = T.rand([1000], { device: 'webgpu' });
+      const m = T.zeros([1000], { device: 'webgpu' });
+      const v = T.zeros([1000], { device: 'webgpu' });
+      T.resetWebgpuStats();
+      T.adamStep_(p, g, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 });
+      expect(T.webgpuStats().dispatches).toBe(1);
+      T.dispose([p, g, m, v]);
+    });
+
+    it('rejects mismatched state, bad options and shared storage', () => {
+      const p = T.zeros([4], { device: 'webgpu' });
+      const opts = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 };
+      expect(() => T.adamStep_(p, T.zeros([5], { device: 'webgpu' }), T.zeros([4], { device: 'webgpu' }), T.zeros([4], { device: 'webgpu' }), opts)).toThrow(/adamStep_: expected grad of the param's shape \[4\], received \[5\]/);
+      expect(() => T.adamStep_(p, T.zeros([4], { device: 'webgpu' }), T.zeros([4], { device: 'webgpu' }), T.zeros([4], { device: 'webgpu', dtype: 'int32' }), opts)).toThrow(/expected expAvgSq of the param's float dtype float32, received int32/);
+      expect(() => T.adamStep_(p, T.zeros([4], { device: 'webgpu' }), T.zeros([4], { device: 'webgpu' }), T.zeros([4], { device: 'webgpu' }), { ...opts, step: 0 })).toThrow(/expected step to be an integer >= 1, received 0/);
+      expect(() => T.adamStep_(p, T.zeros([4], { device: 'webgpu' }), p, T.zeros([4], { device: 'webgpu' }), opts)).toThrow(/must not share storage/);
+      expect(() => T.adamStep_(p, T.zeros([4], { device: 'cpu' }), T.zeros([4], { device: 'webgpu' }), T.zeros([4], { device: 'webgpu' }), opts)).toThrow(/adamStep_: expected all tensors on one device/);
+      p.dispose();
+    });
+  });
+
+  describe('webgpuStats and the profiler', () => {
+    it('counts dispatches, submits and readbacks since the last reset', async () => {
+      const x = T.rand([4096], { device: 'webgpu' });
+      T.resetWebgpuStats();
+      expect(T.webgpuStats()).toEqual({ dispatches: 0, submits: 0, readbacks: 0 });
+      const y = T.exp(T.add(x, 1));
+      expect(T.webgpuStats().dispatches).toBe(2);
+      await y.data();
+      const s = T.webgpuStats();
+      expect(s.readbacks).toBe(1);
+      expect(s.submits).toBeGreaterThanOrEqual(1);
+      T.dispose([x, y]);
+    });
+
+    it('times dispatches by kernel name', async () => {
+      const g = gpu();
+      const x = T.rand([64, 64], { device: 'webgpu' });
+      g.startProfile({ shapes: true });
+      const y = T.matmul(x, x);
+      const z = T.relu(y);
+      const profile = await g.stopProfile();
+      const names = [...profile.keys()];
+      expect(names.some((k) => k.startsWith('matmul [1,64,64] [1,64,64] [64,64]'))).toBe(true);
+      expect(names.some((k) => k.startsWith('unary'))).toBe(true);
+      for (const e of profile.values()) expect(e.ms).toBeGreaterThanOrEqual(0);
+      T.dispose([x, y, z]);
+    });
+  });
+}
