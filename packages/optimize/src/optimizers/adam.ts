@@ -5,7 +5,7 @@
 import * as T from '@tessera/tensor';
 import { Optimizer, type ParamGroup, type ParamState, type ParamsArg } from '../optimizer.js';
 import type { Tensor } from '@tessera/tensor';
-import { ADAM_FAMILY_CHECKS, boolean, buffer, checkGroups, ema, nextStep, opts, withL2 } from './util.js';
+import { ADAM_FAMILY_CHECKS, boolean, buffer, checkGroups, nextStep, opts } from './util.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -18,27 +18,18 @@ export interface AdamOptions {
 
 const SPEC = { ...ADAM_FAMILY_CHECKS, amsgrad: [boolean, 'a boolean'] } as const;
 
-/** One Adam step for `p`; `decoupled` selects AdamW's decay. */
+/**
+ * One Adam step for `p`; `decoupled` selects AdamW's decay. The tensor core's fused `adamStep_`
+ * does the whole update in one kernel per parameter on webgpu (on cpu, the same elementwise ops).
+ */
 function adamUpdate(p: Tensor, grad: Tensor, group: ParamGroup, state: ParamState, decoupled: boolean): void {
   const { lr, betas, eps, weightDecay, amsgrad } = opts<Required<AdamOptions>>(group);
   const [beta1, beta2] = betas;
   const step = nextStep(state);
-  const g = decoupled ? grad : withL2(grad, p, weightDecay);
-  const base = decoupled && weightDecay !== 0 ? T.mul(p, 1 - lr * weightDecay) : p;
   const m = buffer(state, 'expAvg', () => T.zerosLike(p));
   const v = buffer(state, 'expAvgSq', () => T.zerosLike(p));
-  m.copy_(ema(m, g, beta1));
-  v.copy_(ema(v, T.square(g), beta2));
-  let second = v;
-  if (amsgrad) {
-    const vmax = buffer(state, 'maxExpAvgSq', () => T.zerosLike(p));
-    vmax.copy_(T.maximum(vmax, v));
-    second = vmax;
-  }
-  const bc1 = 1 - beta1 ** step;
-  const bc2 = 1 - beta2 ** step;
-  const denom = T.add(T.div(T.sqrt(second), Math.sqrt(bc2)), eps);
-  p.copy_(T.sub(base, T.mul(T.div(m, denom), lr / bc1)));
+  const vmax = amsgrad ? buffer(state, 'maxExpAvgSq', () => T.zerosLike(p)) : null;
+  T.adamStep_(p, grad, m, v, { lr, beta1, beta2, eps, step, weightDecay, decoupled, maxExpAvgSq: vmax });
 }
 
 export class Adam extends Optimizer<Required<AdamOptions>> {
