@@ -92,6 +92,17 @@ const convs: Record<string, ConvSpec> = {
 const convCases = fixture.convs.filter((c) => !c.name.startsWith('Aggregate_'));
 const gwnnCase = convCases.find((c) => c.name === 'GWNNConv')!;
 
+/** Two eval-mode forwards of `m` agree exactly; returns the first and puts `m` back in training mode. */
+async function evalOutput(m: nn.Module & { forward(x: T.Tensor, edgeIndex: T.Tensor): T.Tensor }, x: T.Tensor, edgeIndex: T.Tensor): Promise<T.Tensor> {
+  m.eval();
+  const a = m.forward(x, edgeIndex);
+  const b = m.forward(x, edgeIndex);
+  await expectClose(a, b, { atol: 0, rtol: 0 });
+  b.dispose();
+  m.train();
+  return a;
+}
+
 async function waveletsOf(c: LayerCase, device: T.DeviceName, threshold = c.threshold as number): Promise<GraphWavelets> {
   const ei = fromFixture(c.edgeIndex as FixtureTensor, device);
   try {
@@ -278,18 +289,14 @@ forEachBackend('graph convolutions on edge cases', (device) => {
   it('GATConv: attention dropout acts in training only', async () => {
     const m = await new GATConv(4, 3, { heads: 2, dropout: 0.5 }).to(device);
     const { x, edgeIndex } = smallGraph(device);
-    m.eval();
-    const a = m.forward(x, edgeIndex);
-    const b = m.forward(x, edgeIndex);
-    await expectClose(a, b, { atol: 0, rtol: 0 });
-    m.train();
+    const a = await evalOutput(m, x, edgeIndex);
     T.manualSeed(5);
     const { attention } = m.forward(x, edgeIndex, { returnAttentionWeights: true });
     const alpha = Array.from(await attention.alpha.data());
     // Dropped coefficients are 0, kept ones are scaled by 2.
     expect(alpha.some((v) => v === 0)).toBe(true);
     expect(alpha.some((v) => v > 1)).toBe(true);
-    T.dispose([x, edgeIndex, a, b, attention.edgeIndex, attention.alpha]);
+    T.dispose([x, edgeIndex, a, attention.edgeIndex, attention.alpha]);
     m.dispose();
   });
 
@@ -329,17 +336,13 @@ forEachBackend('graph convolutions on edge cases', (device) => {
   it('APPNP edge dropout acts in training only and stays finite', async () => {
     const m = new APPNP(3, 0.1, { dropout: 0.5 });
     const { x, edgeIndex } = smallGraph(device);
-    m.eval();
-    const a = m.forward(x, edgeIndex);
-    const b = m.forward(x, edgeIndex);
-    await expectClose(a, b, { atol: 0, rtol: 0 });
-    m.train();
+    const a = await evalOutput(m, x, edgeIndex);
     T.manualSeed(3);
     const c = m.forward(x, edgeIndex);
     expect(await hasNonFinite(c)).toBe(false);
     const diff = Array.from(await T.sub(c, a).data());
     expect(diff.some((v) => Math.abs(v) > 1e-3)).toBe(true);
-    T.dispose([x, edgeIndex, a, b, c]);
+    T.dispose([x, edgeIndex, a, c]);
   });
 
   it('GCNConv cached reuses the normalised graph; resetCache forgets it', async () => {

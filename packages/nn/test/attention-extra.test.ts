@@ -3,27 +3,14 @@
  * outputs, attention weights (with the extra key columns), input and parameter gradients; then
  * initialisation, state names and memory.
  */
-import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import { backward } from '@tessera/autodiff';
 import * as nn from '../src/index.js';
-import { expectClose, forEachBackend, fromFixture, fixtureValues, type FixtureTensor } from '../../tensor/test/helpers.js';
+import { expectFlatMemory, forEachBackend } from '../../tensor/test/helpers.js';
+import { checkAttentionCase, itHasFactories, loadCases, type AttentionCase } from './golden-helpers.js';
 
-interface Case {
-  name: string;
-  state: [string, FixtureTensor][];
-  inputs: FixtureTensor[];
-  masks: Record<string, FixtureTensor>;
-  output: FixtureTensor;
-  outWeight: FixtureTensor;
-  weights: FixtureTensor;
-  weightsWeight: FixtureTensor;
-  inputGrads: FixtureTensor[];
-  paramGrads: [string, FixtureTensor][];
-}
-
-const cases = JSON.parse(readFileSync(new URL('./fixtures/attention_extra.json', import.meta.url), 'utf8')).cases as Case[];
+const cases = loadCases<AttentionCase>('attention_extra.json');
 
 /** The Tessera counterpart of each case of gen_attention_extra.py, and its forward options. */
 const factories: Record<string, [() => nn.MultiheadAttention, nn.AttentionForwardOptions]> = {
@@ -36,33 +23,13 @@ const factories: Record<string, [() => nn.MultiheadAttention, nn.AttentionForwar
 const tol = { atol: 1e-4, rtol: 1e-4 };
 
 forEachBackend('MultiheadAttention addBiasKv / addZeroAttn match PyTorch 1.13', (device) => {
-  it('has a factory for every fixture case', () => {
-    expect(cases.map((c) => c.name).filter((n) => !factories[n])).toEqual([]);
-  });
+  itHasFactories(cases, factories);
 
   for (const c of cases) {
     it(`${c.name}: forward, weights, input and parameter gradients`, async () => {
       const [make, opts] = factories[c.name];
       const m = await make().to(device);
-      const dict = Object.fromEntries(c.state.map(([k, t]) => [k, fromFixture(t, device)]));
-      m.loadStateDict(dict);
-      T.dispose(Object.values(dict));
-      const [q, k, v] = c.inputs.map((f) => fromFixture(f, device).requiresGrad_());
-      const masks = Object.fromEntries(Object.entries(c.masks).map(([n, f]) => [n, fromFixture(f, device)]));
-      const { output, weights } = m.forward(q, k, v, { ...opts, attnMask: masks.attn_mask, keyPaddingMask: masks.key_padding_mask });
-      await expectClose(output, fixtureValues(c.output), { ...tol, shape: c.output.shape });
-      await expectClose(weights!, fixtureValues(c.weights), { ...tol, shape: c.weights.shape });
-      const [w, ww] = [fromFixture(c.outWeight, device), fromFixture(c.weightsWeight, device)];
-      const loss = T.tidy(() => T.add(T.sum(T.mul(output, w)), T.sum(T.mul(weights!, ww))));
-      backward(loss);
-      for (const [i, x] of [q, k, v].entries()) await expectClose(x.grad!, fixtureValues(c.inputGrads[i]), { ...tol, shape: c.inputGrads[i].shape });
-      const params = new Map(m.namedParameters());
-      expect([...params.keys()]).toEqual(c.paramGrads.map(([n]) => n));
-      for (const [n, g] of c.paramGrads) {
-        expect(params.get(n)!.grad, `grad of ${n}`).not.toBeNull();
-        await expectClose(params.get(n)!.grad!, fixtureValues(g), { ...tol, shape: g.shape });
-      }
-      T.dispose([q, k, v, ...Object.values(masks), output, weights!, w, ww, loss]);
+      await checkAttentionCase(m, c, ([q, k, v], masks) => m.forward(q, k, v, { ...opts, attnMask: masks.attn_mask, keyPaddingMask: masks.key_padding_mask }), device, tol);
       m.dispose();
     });
   }
@@ -86,11 +53,7 @@ forEachBackend('MultiheadAttention addBiasKv / addZeroAttn match PyTorch 1.13', 
       T.dispose([output, weights!, loss]);
       m.zeroGrad();
     };
-    step();
-    const before = T.memory();
-    for (let i = 0; i < 5; i++) step();
-    const after = T.memory();
-    expect([after.tensors, after.bytes]).toEqual([before.tensors, before.bytes]);
+    expectFlatMemory(step, 5);
     x.dispose();
     m.dispose();
   });

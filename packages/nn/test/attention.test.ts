@@ -2,23 +2,10 @@ import { describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import { backward } from '@tessera/autodiff';
 import * as nn from '../src/index.js';
-import { expectClose, forEachBackend, fromFixture, fixtureValues, type FixtureTensor } from '../../tensor/test/helpers.js';
-import { readFileSync } from 'node:fs';
+import { expectClose, forEachBackend } from '../../tensor/test/helpers.js';
+import { checkAttentionCase, itHasFactories, loadCases, type AttentionCase } from './golden-helpers.js';
 
-interface Case {
-  name: string;
-  state: [string, FixtureTensor][];
-  inputs: FixtureTensor[];
-  masks: Record<string, FixtureTensor>;
-  output: FixtureTensor;
-  outWeight: FixtureTensor;
-  weights: FixtureTensor | null;
-  weightsWeight: FixtureTensor | null;
-  inputGrads: FixtureTensor[];
-  paramGrads: [string, FixtureTensor][];
-}
-
-const cases = JSON.parse(readFileSync(new URL('./fixtures/attention.json', import.meta.url), 'utf8')).cases as Case[];
+const cases = loadCases<AttentionCase>('attention.json');
 
 type Run = (m: nn.Module, inputs: T.Tensor[], masks: Record<string, T.Tensor>) => { output: T.Tensor; weights: T.Tensor | null };
 const mha = (opts: nn.AttentionForwardOptions = {}): Run => (m, [q, k, v], masks) =>
@@ -44,40 +31,13 @@ const factories: Record<string, [() => nn.Module, Run]> = {
 const tol = { atol: 1e-4, rtol: 1e-4 };
 
 forEachBackend('attention and blocks match PyTorch 1.13', (device) => {
-  it('has a factory for every fixture case', () => {
-    expect(cases.map((c) => c.name).filter((n) => !factories[n])).toEqual([]);
-  });
+  itHasFactories(cases, factories);
 
   for (const c of cases) {
     it(`${c.name}: forward, weights, input and parameter gradients`, async () => {
       const [make, run] = factories[c.name];
       const m = await make().to(device);
-      const dict = Object.fromEntries(c.state.map(([k, t]) => [k, fromFixture(t, device)]));
-      m.loadStateDict(dict);
-      T.dispose(Object.values(dict));
-      const inputs = c.inputs.map((f) => fromFixture(f, device).requiresGrad_());
-      const masks = Object.fromEntries(Object.entries(c.masks).map(([k, f]) => [k, fromFixture(f, device)]));
-      const { output, weights } = run(m, inputs, masks);
-      await expectClose(output, fixtureValues(c.output), { ...tol, shape: c.output.shape });
-      expect(weights === null).toBe(c.weights === null);
-      if (weights && c.weights) await expectClose(weights, fixtureValues(c.weights), { ...tol, shape: c.weights.shape });
-      const w = fromFixture(c.outWeight, device);
-      const ww = c.weightsWeight ? fromFixture(c.weightsWeight, device) : null;
-      const loss = T.tidy(() => {
-        const l = T.sum(T.mul(output, w));
-        return weights && ww ? T.add(l, T.sum(T.mul(weights, ww))) : l;
-      });
-      backward(loss);
-      for (const [i, g] of c.inputGrads.entries()) await expectClose(inputs[i].grad!, fixtureValues(g), { ...tol, shape: g.shape });
-      const params = new Map(m.namedParameters());
-      expect([...params.keys()]).toEqual(c.paramGrads.map(([k]) => k));
-      for (const [k, g] of c.paramGrads) {
-        expect(params.get(k)!.grad, `grad of ${k}`).not.toBeNull();
-        await expectClose(params.get(k)!.grad!, fixtureValues(g), { ...tol, shape: g.shape });
-      }
-      T.dispose([...inputs, ...Object.values(masks), output, w, loss]);
-      if (weights) weights.dispose();
-      if (ww) ww.dispose();
+      await checkAttentionCase(m, c, (inputs, masks) => run(m, inputs, masks), device, tol);
       m.dispose();
     });
   }

@@ -2,25 +2,13 @@
  * LSTM projSize against PyTorch 1.13's proj_size (fixtures/gen_recurrent_proj.py): outputs, input
  * and parameter gradients (weight_hr_l{k}{_reverse} included), plus names, shapes and errors.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
-import { backward } from '@tessera/autodiff';
 import * as nn from '../src/index.js';
-import { expectClose, forEachBackend, fromFixture, fixtureValues, type FixtureTensor } from '../../tensor/test/helpers.js';
+import { forEachBackend } from '../../tensor/test/helpers.js';
+import { checkRecurrentCase, expectFlatLstmMemory, itHasFactories, loadCases, type RecurrentCase } from './golden-helpers.js';
 
-interface ProjCase {
-  name: string;
-  state: [string, FixtureTensor][];
-  inputs: FixtureTensor[];
-  lengths: number[] | null;
-  outputs: FixtureTensor[];
-  outWeights: FixtureTensor[];
-  inputGrads: FixtureTensor[];
-  paramGrads: [string, FixtureTensor][];
-}
-
-const cases = JSON.parse(readFileSync(new URL('./fixtures/recurrent_proj.json', import.meta.url), 'utf8')).cases as ProjCase[];
+const cases = loadCases<RecurrentCase>('recurrent_proj.json');
 
 /** The Tessera counterpart of each case of gen_recurrent_proj.py. */
 const factories: Record<string, () => nn.LSTM> = {
@@ -33,31 +21,15 @@ const factories: Record<string, () => nn.LSTM> = {
 const tol = { atol: 5e-5, rtol: 2e-4 };
 
 forEachBackend('LSTM projSize matches PyTorch 1.13', (device) => {
-  it('has a factory for every fixture case', () => {
-    expect(cases.map((c) => c.name).filter((n) => !factories[n])).toEqual([]);
-  });
+  itHasFactories(cases, factories);
 
   for (const c of cases) {
     it(`${c.name}: outputs, input and parameter gradients`, async () => {
       const m = await factories[c.name]().to(device);
-      const dict = Object.fromEntries(c.state.map(([k, t]) => [k, fromFixture(t, device)]));
-      m.loadStateDict(dict);
-      T.dispose(Object.values(dict));
-      const xs = c.inputs.map((f) => fromFixture(f, device).requiresGrad_());
-      const r = m.forward(xs[0], xs.length > 1 ? { h0: xs[1], c0: xs[2] } : undefined, c.lengths ?? undefined);
-      const outs = [r.output, r.hN, r.cN];
-      for (const [i, f] of c.outputs.entries()) await expectClose(outs[i], fixtureValues(f), { ...tol, shape: f.shape });
-      const ws = c.outWeights.map((f) => fromFixture(f, device));
-      const loss = T.tidy(() => outs.map((o, i) => T.sum(T.mul(o, ws[i]))).reduce((a, b) => T.add(a, b)));
-      backward(loss);
-      for (const [i, g] of c.inputGrads.entries()) await expectClose(xs[i].grad!, fixtureValues(g), { ...tol, shape: g.shape });
-      const params = new Map(m.namedParameters());
-      expect([...params.keys()]).toEqual(c.paramGrads.map(([k]) => k));
-      for (const [k, g] of c.paramGrads) {
-        expect(params.get(k)!.grad, `grad of ${k}`).not.toBeNull();
-        await expectClose(params.get(k)!.grad!, fixtureValues(g), { ...tol, shape: g.shape });
-      }
-      T.dispose([...xs, ...outs, ...ws, loss]);
+      await checkRecurrentCase(m, c, (xs, lengths) => {
+        const r = m.forward(xs[0], xs.length > 1 ? { h0: xs[1], c0: xs[2] } : undefined, lengths);
+        return [r.output, r.hN, r.cN];
+      }, device, tol);
       m.dispose();
     });
   }
@@ -95,20 +67,7 @@ forEachBackend('LSTM projSize matches PyTorch 1.13', (device) => {
 
     it('memory stays flat over 10 forward+backward steps', () => {
       const m = new nn.LSTM({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, projSize: 2, device });
-      const x = T.randn([6, 3, 3], { device });
-      const stepOnce = () => {
-        const r = m.forward(x, undefined, [6, 2, 4]);
-        const loss = T.tidy(() => T.add(T.sum(r.output), T.add(T.sum(r.hN), T.sum(r.cN))));
-        backward(loss);
-        T.dispose([r, loss]);
-        m.zeroGrad();
-      };
-      stepOnce();
-      const before = T.memory();
-      for (let i = 0; i < 10; i++) stepOnce();
-      const after = T.memory();
-      expect([after.tensors, after.bytes]).toEqual([before.tensors, before.bytes]);
-      x.dispose();
+      expectFlatLstmMemory(m, device, 10);
       m.dispose();
     });
   });

@@ -3,7 +3,7 @@
  * "cpu,webgpu"). A requested backend that cannot start fails the suite; it is never skipped.
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { init, shutdown, tensor, type DeviceName, type DType, type NestedArray, type Tensor, type TypedArray } from '../src/index.js';
+import { init, memory, shutdown, tensor, type DeviceName, type DType, type NestedArray, type Tensor, type TypedArray } from '../src/index.js';
 
 export const BACKENDS = (process.env.TESSERA_BACKENDS ?? 'cpu,webgpu').split(',').map((s) => s.trim()).filter(Boolean) as DeviceName[];
 
@@ -122,3 +122,12 @@ export function fromFixture(f: FixtureTensor, device: DeviceName): Tensor {
 }
 
 export const fixtureValues = (f: FixtureTensor) => f.data.map(decode);
+
+/** Runs `step` once to warm up, then `steps` more times, and expects as many live tensors and bytes as after the first. */
+export function expectFlatMemory(step: () => void, steps: number): void {
+  step();
+  const before = memory();
+  for (let i = 0; i < steps; i++) step();
+  const after = memory();
+  expect([after.tensors, after.bytes]).toEqual([before.tensors, before.bytes]);
+}

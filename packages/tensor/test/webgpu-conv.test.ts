@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
-import { BACKENDS, seeded64, useDevices } from './helpers.js';
+import { BACKENDS, expectFlatMemory, seeded64, useDevices } from './helpers.js';
 
 const value = (shape: number[], seed: number, device: T.DeviceName, dtype: T.DType) =>
   T.tensor(seeded64(shape.reduce((a, b) => a * b, 1), seed), { dtype, device, shape });
@@ -175,12 +175,7 @@ if (BACKENDS.includes('webgpu')) {
       const step = () => T.tidy(() => {
         weightGrad(x, gy, [3, 3], [1, 1], [0, 0], [1, 1], 1);
       });
-      step();
-      const before = T.memory();
-      for (let i = 0; i < 5; i++) step();
-      const after = T.memory();
-      expect(after.tensors).toBe(before.tensors);
-      expect(after.bytes).toBe(before.bytes);
+      expectFlatMemory(step, 5);
       T.dispose([x, gy]);
     });
   });

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import { planGemm, type GemmPlan, type GemmProblem } from '../src/webgpu/matmul.js';
 import { relayout, type Layout } from './core.js';
-import { BACKENDS, seeded64, useDevices } from './helpers.js';
+import { BACKENDS, expectFlatMemory, seeded64, useDevices } from './helpers.js';
 
 interface Case {
   m: number;
@@ -180,12 +180,7 @@ if (BACKENDS.includes('webgpu')) {
       const step = () => T.tidy(() => {
         T.matmul(a, b);
       });
-      step();
-      const before = T.memory();
-      for (let i = 0; i < 5; i++) step();
-      const after = T.memory();
-      expect(after.tensors).toBe(before.tensors);
-      expect(after.bytes).toBe(before.bytes);
+      expectFlatMemory(step, 5);
       T.dispose([a, b]);
     });
   });

@@ -1,5 +1,5 @@
 import { registerCpuKernel, type CpuView } from './backend.js';
-import { wasmConv2d, wasmConvTranspose2d } from './wasm/conv.js';
+import { unfoldTap, wasmConv2d, wasmConvTranspose2d, type Im2colInput } from './wasm/conv.js';
 
 /**
  * Convolution, pooling and resampling over [N, C, H, W] views (the frontend lifts 1-D and
@@ -35,10 +35,10 @@ const biasAt = (bias: CpuView | undefined, o: number) => (bias ? bias.data[bias.
  */
 registerCpuKernel('conv2d', ([x, w, bias], [out], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups }) => {
   if (wasmConv2d(x, w, bias, out, { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups })) return;
-  const [N, , H, W] = x.shape;
+  const N = x.shape[0];
   const [O, Cg, KH, KW] = w.shape;
   const [, , OH, OW] = out.shape;
-  const [xn, xc, xh, xw] = x.strides;
+  const [xn, xc] = x.strides;
   const Og = O / groups;
   const K = Cg * KH * KW;
   const P = OH * OW;
@@ -47,6 +47,7 @@ registerCpuKernel('conv2d', ([x, w, bias], [out], { stride: [sh, sw], padding: [
   const bandRows = Math.max(1, Math.min(OH, Math.floor(COL_TILE_ELEMENTS / (K * OW))));
   const tile = bandRows * OW;
   const col = new Float64Array(K * tile);
+  const geom: Im2colInput = { x, OW, stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] };
   const acc = new Float64Array(4 * tile);
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < groups; g++) {
@@ -58,20 +59,7 @@ registerCpuKernel('conv2d', ([x, w, bias], [out], { stride: [sh, sw], padding: [
           const plane = x.offset + n * xn + (g * Cg + c) * xc;
           for (let ky = 0; ky < KH; ky++) {
             for (let kx = 0; kx < KW; kx++) {
-              let t = ((c * KH + ky) * KW + kx) * tile;
-              for (let oy = y0; oy < y1; oy++) {
-                const iy = oy * sh - ph + ky * dh;
-                if (iy < 0 || iy >= H) {
-                  col.fill(0, t, t + OW);
-                  t += OW;
-                  continue;
-                }
-                const row = plane + iy * xh;
-                for (let ox = 0; ox < OW; ox++, t++) {
-                  const ix = ox * sw - pw + kx * dw;
-                  col[t] = ix >= 0 && ix < W ? x.data[row + ix * xw] : 0;
-                }
-              }
+              unfoldTap(col, ((c * KH + ky) * KW + kx) * tile, geom, plane, ky, kx, y0, y1);
             }
           }
         }

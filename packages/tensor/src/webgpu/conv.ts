@@ -1,7 +1,7 @@
 import type { TensorSpec } from '../backend.js';
 import { numel } from '../shape.js';
 import { buf, registerWebGPUKernel, type WebGPUBackend } from './backend.js';
-import { cached, grid, sgTiling, SUBGROUP_DIAGNOSTIC } from './matmul.js';
+import { cached, grid, sgTiling, SUBGROUP_DIAGNOSTIC, subgroupTilePlacement } from './matmul.js';
 import { MAIN, WGSL_PRELUDE } from './prelude.js';
 
 /**
@@ -58,13 +58,7 @@ ${SUBGROUP_DIAGNOSTIC}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let M = P[0]; let PX = P[1]; let K = P[2]; let sgx = P[3]; let tilesX = P[4]; let splits = P[5]; let kChunk = P[6];
   let OH = P[8]; let OW = P[9]; let H = P[10]; let W = P[11]; let Cg = P[12]; let KH = P[13]; let KW = P[14];
-  let tile = i32(wid.x + wid.y * nwg.x);
-  let sg = i32(lid / 8u);
-  let z = i32(wid.z);
-  let g = z / splits;
-  let split = z - g * splits;
-  let row0 = ((tile / tilesX) * (8 / sgx) + sg / sgx) * ${tm};
-  let unit0 = ((tile % tilesX) * sgx + sg % sgx) * 8;
+  ${subgroupTilePlacement(tm, 'g')}
   let unit = unit0 + i32(lane);
   let k0 = split * kChunk;
   let k1 = select(k0, min(K, k0 + kChunk), row0 < M && unit0 * 4 < PX);

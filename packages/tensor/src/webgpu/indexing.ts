@@ -293,13 +293,16 @@ function finishCode(reduce: string, t: string): string {
   return 'select(acc / i32(cnt), acc / i32(cnt) - 1, (acc % i32(cnt)) != 0 && acc < 0)';
 }
 
-/** One invocation per output element reduces its grouped contributions in their original order. */
-const SCATTER_REDUCE = (t: string, reduce: string, includeSelf: boolean) => `
-@group(0) @binding(0) var<storage, read> S: array<${t}>;
+/** Bindings of the grouped scatter kernels: source S, source order R grouped by target, group offsets OFF, output O, meta M. */
+const SCATTER_BINDINGS = (t: string) => `@group(0) @binding(0) var<storage, read> S: array<${t}>;
 @group(0) @binding(1) var<storage, read> R: array<u32>;
 @group(0) @binding(2) var<storage, read> OFF: array<u32>;
 @group(0) @binding(3) var<storage, read_write> O: array<${t}>;
-@group(0) @binding(4) var<storage, read> M: array<u32>;
+@group(0) @binding(4) var<storage, read> M: array<u32>;`;
+
+/** One invocation per output element reduces its grouped contributions in their original order. */
+const SCATTER_REDUCE = (t: string, reduce: string, includeSelf: boolean) => `
+${SCATTER_BINDINGS(t)}
 ${WGSL_PRELUDE}
 ${MAIN}
   if (i >= M[0]) { return; }
@@ -325,11 +328,7 @@ ${MAIN}
  * each output dim at 28.
  */
 const SCATTER_ROWS = (t: string, reduce: string, includeSelf: boolean) => `
-@group(0) @binding(0) var<storage, read> S: array<${t}>;
-@group(0) @binding(1) var<storage, read> R: array<u32>;
-@group(0) @binding(2) var<storage, read> OFF: array<u32>;
-@group(0) @binding(3) var<storage, read_write> O: array<${t}>;
-@group(0) @binding(4) var<storage, read> M: array<u32>;
+${SCATTER_BINDINGS(t)}
 ${WGSL_PRELUDE}
 ${UDIV}
 ${MAIN}

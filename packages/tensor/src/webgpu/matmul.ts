@@ -131,6 +131,20 @@ function gemmMeta(p: GemmProblem, t: { sgx: number; tilesX: number; splits: numb
  */
 export const SUBGROUP_DIAGNOSTIC = 'diagnostic(off, subgroup_uniformity);';
 
+/**
+ * WGSL statements (inside main, after the P[] reads of M, sgx, tilesX, splits) that place a
+ * subgroup of the subgroup-tiled kernels: its tile, subgroup `sg`, the batch (or group) index named
+ * `batch` and K split `split` from wid.z, and its first row `row0` (tm rows per lane) and first
+ * column unit `unit0`.
+ */
+export const subgroupTilePlacement = (tm: number, batch: string) => `let tile = i32(wid.x + wid.y * nwg.x);
+  let sg = i32(lid / 8u);
+  let z = i32(wid.z);
+  let ${batch} = z / splits;
+  let split = z - ${batch} * splits;
+  let row0 = ((tile / tilesX) * (8 / sgx) + sg / sgx) * ${tm};
+  let unit0 = ((tile % tilesX) * sgx + sg % sgx) * 8;`;
+
 /** WGSL shared by the subgroup kernels: bindings, the tile position of this subgroup and lane, C stores. */
 function sgPrologue(aType: string, bVec: boolean, cVec: boolean, tm: number, finish = 'v'): string {
   const store = cVec
@@ -162,13 +176,7 @@ ${store}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let M = P[0]; let N = P[1]; let K = P[2]; let sgx = P[3]; let tilesX = P[4]; let splits = P[5]; let kChunk = P[6];
-  let tile = i32(wid.x + wid.y * nwg.x);
-  let sg = i32(lid / 8u);
-  let z = i32(wid.z);
-  let b = z / splits;
-  let split = z - b * splits;
-  let row0 = ((tile / tilesX) * (8 / sgx) + sg / sgx) * ${tm};
-  let unit0 = ((tile % tilesX) * sgx + sg % sgx) * 8;
+  ${subgroupTilePlacement(tm, 'b')}
   unit = unit0 + i32(lane);
   gM = M;
   gN = N;

@@ -99,18 +99,10 @@ export function edgeFeatures(m: Module & { readonly edgeDim: number | undefined 
 }
 
 /**
- * Graph attention (Veličković et al.; PyG's GATConv):
- * x'_i = Σ_{j ∈ N(i) ∪ {i}} α_ij Θ x_j with α_ij = softmax_j(LeakyReLU(a_srcᵀ Θ x_j + a_dstᵀ Θ x_i [+ a_edgeᵀ Θ_e e_ji])),
- * per head; heads are concatenated or averaged. forward(x, edgeIndex, { edgeAttr?, returnAttentionWeights? }).
- * State: lin.weight, att_src, att_dst, [lin_edge.weight, att_edge], bias.
+ * What GATConv and GATv2Conv share: the options, the self-loop step and the head concat/mean + bias
+ * at the end of forward. Subclasses compute the messages and attention logits (`scores`).
  */
-export class GATConv extends MessagePassing {
-  lin: Linear;
-  attSrc: Tensor;
-  attDst: Tensor;
-  linEdge: Linear | null;
-  attEdge: Tensor | null;
-  bias: Tensor | null;
+export abstract class GATBase extends MessagePassing {
   readonly heads: number;
   readonly concat: boolean;
   readonly negativeSlope: number;
@@ -119,9 +111,9 @@ export class GATConv extends MessagePassing {
   readonly edgeDim: number | undefined;
   readonly fillValue: NonNullable<GATConvOptions['fillValue']>;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, options: GATConvOptions = {}) {
+  constructor(layer: string, readonly inChannels: number, readonly outChannels: number, options: GATConvOptions) {
     super({ aggr: 'sum', fuse: false });
-    checkGatOptions('GATConv', inChannels, outChannels, options);
+    checkGatOptions(layer, inChannels, outChannels, options);
     this.heads = options.heads ?? 1;
     this.concat = options.concat ?? true;
     this.negativeSlope = options.negativeSlope ?? 0.2;
@@ -129,43 +121,30 @@ export class GATConv extends MessagePassing {
     this.addSelfLoops = options.addSelfLoops ?? true;
     this.edgeDim = options.edgeDim;
     this.fillValue = options.fillValue ?? 'mean';
-    const hc = this.heads * outChannels;
-    const f = factory(options);
-    this.lin = new Linear(inChannels, hc, { ...options, bias: false });
-    glorot_(this.lin.weight);
-    this.attSrc = parameter(glorot_(T.zeros([1, this.heads, outChannels], f)));
-    this.attDst = parameter(glorot_(T.zeros([1, this.heads, outChannels], f)));
-    this.linEdge = this.edgeDim === undefined ? null : new Linear(this.edgeDim, hc, { ...options, bias: false });
-    if (this.linEdge) glorot_(this.linEdge.weight);
-    this.attEdge = this.edgeDim === undefined ? null : parameter(glorot_(T.zeros([1, this.heads, outChannels], f)));
-    this.bias = options.bias === false ? null : parameter(T.zeros([this.concat ? hc : outChannels], f));
   }
+
+  abstract bias: Tensor | null;
+
+  /**
+   * The subclass's part of forward: the messages h [N, heads, out] that the attention weighs and the
+   * attention logits [E', heads] of the edges `g` (src -> dst, edge features `g.edgeAttr`).
+   */
+  protected abstract scores(x: Tensor, g: LoopedGraph & { src: Tensor; dst: Tensor }): { h: Tensor; logits: Tensor };
 
   forward(x: Tensor, edgeIndex: Tensor, options: GATForwardOptions & { returnAttentionWeights: true }): AttentionOutput;
   forward(x: Tensor, edgeIndex: Tensor, options?: GATForwardOptions): Tensor;
   forward(x: Tensor, edgeIndex: Tensor, options: GATForwardOptions = {}): Tensor | AttentionOutput {
     checkGraph(this, x, edgeIndex, this.inChannels);
     const n = x.shape[0];
-    const [H, C] = [this.heads, this.outChannels];
     return T.tidy(() => {
-      let attr = edgeFeatures(this, options.edgeAttr, edgeIndex.shape[1], x.device);
-      const h = T.reshape(this.lin.forward(x), [n, H, C]);
-      const aSrc = T.sum(T.mul(h, this.attSrc), { dim: -1 });
-      const aDst = T.sum(T.mul(h, this.attDst), { dim: -1 });
-      let ei = edgeIndex;
-      let replaced: Tensor | null = null;
-      if (this.addSelfLoops) ({ edgeIndex: ei, replaced, edgeAttr: attr } = withSelfLoops(edgeIndex, attr, n, this.fillValue));
-      const src = T.select(ei, 0, 0);
+      const attr = edgeFeatures(this, options.edgeAttr, edgeIndex.shape[1], x.device);
+      const looped: LoopedGraph = this.addSelfLoops ? withSelfLoops(edgeIndex, attr, n, this.fillValue) : { edgeIndex, replaced: null, edgeAttr: attr };
+      const ei = looped.edgeIndex;
       const dst = T.select(ei, 0, 1);
-      let logits = T.add(T.indexSelect(aSrc, 0, src), T.indexSelect(aDst, 0, dst));
-      if (attr && this.linEdge && this.attEdge) {
-        const he = T.reshape(this.linEdge.forward(attr), [-1, H, C]);
-        logits = T.add(logits, T.sum(T.mul(he, this.attEdge), { dim: -1 }));
-      }
-      logits = T.leakyRelu(logits, this.negativeSlope);
-      const alpha = attentionCoefficients(logits, replaced, dst, n, this.dropout, this.training);
+      const { h, logits } = this.scores(x, { ...looped, src: T.select(ei, 0, 0), dst });
+      const alpha = attentionCoefficients(logits, looped.replaced, dst, n, this.dropout, this.training);
       const agg = this.propagate(ei, { x: h, alpha });
-      let out = this.concat ? T.reshape(agg, [n, H * C]) : T.mean(agg, { dim: 1 });
+      let out = this.concat ? T.reshape(agg, [n, this.heads * this.outChannels]) : T.mean(agg, { dim: 1 });
       if (this.bias) out = T.add(out, this.bias);
       // A new handle even when ei is the caller's edge index, so the result can be disposed freely.
       return options.returnAttentionWeights ? { out, attention: { edgeIndex: T.contiguous(ei), alpha } } : out;
@@ -178,5 +157,47 @@ export class GATConv extends MessagePassing {
 
   protected override extraRepr(): string {
     return `${this.inChannels}, ${this.outChannels}, heads=${this.heads}`;
+  }
+}
+
+/**
+ * Graph attention (Veličković et al.; PyG's GATConv):
+ * x'_i = Σ_{j ∈ N(i) ∪ {i}} α_ij Θ x_j with α_ij = softmax_j(LeakyReLU(a_srcᵀ Θ x_j + a_dstᵀ Θ x_i [+ a_edgeᵀ Θ_e e_ji])),
+ * per head; heads are concatenated or averaged. forward(x, edgeIndex, { edgeAttr?, returnAttentionWeights? }).
+ * State: lin.weight, att_src, att_dst, [lin_edge.weight, att_edge], bias.
+ */
+export class GATConv extends GATBase {
+  lin: Linear;
+  attSrc: Tensor;
+  attDst: Tensor;
+  linEdge: Linear | null;
+  attEdge: Tensor | null;
+  bias: Tensor | null;
+
+  constructor(inChannels: number, outChannels: number, options: GATConvOptions = {}) {
+    super('GATConv', inChannels, outChannels, options);
+    const hc = this.heads * outChannels;
+    const f = factory(options);
+    this.lin = new Linear(inChannels, hc, { ...options, bias: false });
+    glorot_(this.lin.weight);
+    this.attSrc = parameter(glorot_(T.zeros([1, this.heads, outChannels], f)));
+    this.attDst = parameter(glorot_(T.zeros([1, this.heads, outChannels], f)));
+    this.linEdge = this.edgeDim === undefined ? null : new Linear(this.edgeDim, hc, { ...options, bias: false });
+    if (this.linEdge) glorot_(this.linEdge.weight);
+    this.attEdge = this.edgeDim === undefined ? null : parameter(glorot_(T.zeros([1, this.heads, outChannels], f)));
+    this.bias = options.bias === false ? null : parameter(T.zeros([this.concat ? hc : outChannels], f));
+  }
+
+  protected scores(x: Tensor, g: LoopedGraph & { src: Tensor; dst: Tensor }): { h: Tensor; logits: Tensor } {
+    const [H, C] = [this.heads, this.outChannels];
+    const h = T.reshape(this.lin.forward(x), [x.shape[0], H, C]);
+    const aSrc = T.sum(T.mul(h, this.attSrc), { dim: -1 });
+    const aDst = T.sum(T.mul(h, this.attDst), { dim: -1 });
+    let logits = T.add(T.indexSelect(aSrc, 0, g.src), T.indexSelect(aDst, 0, g.dst));
+    if (g.edgeAttr && this.linEdge && this.attEdge) {
+      const he = T.reshape(this.linEdge.forward(g.edgeAttr), [-1, H, C]);
+      logits = T.add(logits, T.sum(T.mul(he, this.attEdge), { dim: -1 }));
+    }
+    return { h, logits: T.leakyRelu(logits, this.negativeSlope) };
   }
 }

@@ -1,9 +1,8 @@
 import * as T from '@tessera/tensor';
 import type { Tensor } from '@tessera/tensor';
 import { Linear, parameter } from '@tessera/nn';
-import { MessagePassing, type MessageArgs } from '../message-passing.js';
-import { checkGraph, factory, glorot_ } from '../util.js';
-import { attentionCoefficients, checkGatOptions, edgeFeatures, withSelfLoops, type AttentionOutput, type GATConvOptions, type GATForwardOptions } from './gat.js';
+import { factory, glorot_ } from '../util.js';
+import { GATBase, type GATConvOptions, type LoopedGraph } from './gat.js';
 
 export interface GATv2ConvOptions extends GATConvOptions {
   /** One weight matrix for sources and targets (default false). */
@@ -16,31 +15,16 @@ export interface GATv2ConvOptions extends GATConvOptions {
  * forward(x, edgeIndex, { edgeAttr?, returnAttentionWeights? }).
  * State: lin_l.weight, lin_l.bias, lin_r.weight, lin_r.bias, att, [lin_edge.weight], bias.
  */
-export class GATv2Conv extends MessagePassing {
+export class GATv2Conv extends GATBase {
   linL: Linear;
   linR: Linear;
   att: Tensor;
   linEdge: Linear | null;
   bias: Tensor | null;
-  readonly heads: number;
-  readonly concat: boolean;
-  readonly negativeSlope: number;
-  readonly dropout: number;
-  readonly addSelfLoops: boolean;
-  readonly edgeDim: number | undefined;
-  readonly fillValue: NonNullable<GATConvOptions['fillValue']>;
   readonly shareWeights: boolean;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, options: GATv2ConvOptions = {}) {
-    super({ aggr: 'sum', fuse: false });
-    checkGatOptions('GATv2Conv', inChannels, outChannels, options);
-    this.heads = options.heads ?? 1;
-    this.concat = options.concat ?? true;
-    this.negativeSlope = options.negativeSlope ?? 0.2;
-    this.dropout = options.dropout ?? 0;
-    this.addSelfLoops = options.addSelfLoops ?? true;
-    this.edgeDim = options.edgeDim;
-    this.fillValue = options.fillValue ?? 'mean';
+  constructor(inChannels: number, outChannels: number, options: GATv2ConvOptions = {}) {
+    super('GATv2Conv', inChannels, outChannels, options);
     this.shareWeights = options.shareWeights ?? false;
     const hc = this.heads * outChannels;
     const f = factory(options);
@@ -55,37 +39,12 @@ export class GATv2Conv extends MessagePassing {
     this.bias = bias ? parameter(T.zeros([this.concat ? hc : outChannels], f)) : null;
   }
 
-  forward(x: Tensor, edgeIndex: Tensor, options: GATForwardOptions & { returnAttentionWeights: true }): AttentionOutput;
-  forward(x: Tensor, edgeIndex: Tensor, options?: GATForwardOptions): Tensor;
-  forward(x: Tensor, edgeIndex: Tensor, options: GATForwardOptions = {}): Tensor | AttentionOutput {
-    checkGraph(this, x, edgeIndex, this.inChannels);
-    const n = x.shape[0];
-    const [H, C] = [this.heads, this.outChannels];
-    return T.tidy(() => {
-      let attr = edgeFeatures(this, options.edgeAttr, edgeIndex.shape[1], x.device);
-      const xl = T.reshape(this.linL.forward(x), [n, H, C]);
-      const xr = this.shareWeights ? xl : T.reshape(this.linR.forward(x), [n, H, C]);
-      let ei = edgeIndex;
-      let replaced: Tensor | null = null;
-      if (this.addSelfLoops) ({ edgeIndex: ei, replaced, edgeAttr: attr } = withSelfLoops(edgeIndex, attr, n, this.fillValue));
-      const src = T.select(ei, 0, 0);
-      const dst = T.select(ei, 0, 1);
-      let z = T.add(T.indexSelect(xl, 0, src), T.indexSelect(xr, 0, dst));
-      if (attr && this.linEdge) z = T.add(z, T.reshape(this.linEdge.forward(attr), [-1, H, C]));
-      const logits = T.sum(T.mul(T.leakyRelu(z, this.negativeSlope), this.att), { dim: -1 });
-      const alpha = attentionCoefficients(logits, replaced, dst, n, this.dropout, this.training);
-      const agg = this.propagate(ei, { x: xl, alpha });
-      let out = this.concat ? T.reshape(agg, [n, H * C]) : T.mean(agg, { dim: 1 });
-      if (this.bias) out = T.add(out, this.bias);
-      return options.returnAttentionWeights ? { out, attention: { edgeIndex: T.contiguous(ei), alpha } } : out;
-    });
-  }
-
-  override message({ x_j, alpha }: MessageArgs): Tensor {
-    return T.mul(x_j, T.unsqueeze(alpha, -1));
-  }
-
-  protected override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, heads=${this.heads}`;
+  protected scores(x: Tensor, g: LoopedGraph & { src: Tensor; dst: Tensor }): { h: Tensor; logits: Tensor } {
+    const shape = [x.shape[0], this.heads, this.outChannels];
+    const xl = T.reshape(this.linL.forward(x), shape);
+    const xr = this.shareWeights ? xl : T.reshape(this.linR.forward(x), shape);
+    let z = T.add(T.indexSelect(xl, 0, g.src), T.indexSelect(xr, 0, g.dst));
+    if (g.edgeAttr && this.linEdge) z = T.add(z, T.reshape(this.linEdge.forward(g.edgeAttr), [-1, this.heads, this.outChannels]));
+    return { h: xl, logits: T.sum(T.mul(T.leakyRelu(z, this.negativeSlope), this.att), { dim: -1 }) };
   }
 }

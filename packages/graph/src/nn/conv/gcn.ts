@@ -28,57 +28,38 @@ export class NormCache {
   }
 }
 
-export interface GCNConvOptions extends FactoryOptions {
-  /** Self-loops get weight 2 (default false). */
-  improved?: boolean;
+/** Options of the normalised-graph propagation shared by GCNConv and APPNP. */
+export interface NormalizedPropagationOptions {
   /** Normalise the graph once and reuse it on later calls (transductive use only; default false). */
   cached?: boolean;
   /** Add self-loops before normalising (default true). */
   addSelfLoops?: boolean;
   /** Apply D^-1/2 (A + I) D^-1/2 (default true); otherwise edges are used with their weights as given. */
   normalize?: boolean;
-  bias?: boolean;
 }
 
 /**
- * Graph convolution of Kipf & Welling (PyG's GCNConv): X' = D^-1/2 (A + I) D^-1/2 X Θ + b.
- * forward(x [N, in], edgeIndex [2, E], { edgeWeight? }) -> [N, out]. State: lin.weight, bias.
+ * Sum propagation of edge-weighted messages over the (optionally cached) D^-1/2 (A + I) D^-1/2
+ * graph: the part GCNConv and APPNP share.
  */
-export class GCNConv extends MessagePassing {
-  lin: Linear;
-  bias: Tensor | null;
-  readonly improved: boolean;
+export abstract class NormalizedPropagation extends MessagePassing {
   readonly cached: boolean;
   readonly addSelfLoops: boolean;
   readonly normalize: boolean;
   readonly #cache = new NormCache();
 
-  constructor(readonly inChannels: number, readonly outChannels: number, options: GCNConvOptions = {}) {
+  constructor(options: NormalizedPropagationOptions) {
     super({ aggr: 'sum' });
-    checkPositiveInt('GCNConv', 'inChannels', inChannels);
-    checkPositiveInt('GCNConv', 'outChannels', outChannels);
-    this.improved = options.improved ?? false;
     this.cached = options.cached ?? false;
     this.addSelfLoops = options.addSelfLoops ?? true;
     this.normalize = options.normalize ?? true;
-    this.lin = new Linear(inChannels, outChannels, { bias: false, ...options });
-    glorot_(this.lin.weight);
-    this.bias = options.bias === false ? null : parameter(T.zeros([outChannels], factory(options)));
   }
 
-  forward(x: Tensor, edgeIndex: Tensor, options: EdgeWeightOptions = {}): Tensor {
-    checkGraph(this, x, edgeIndex, this.inChannels);
-    checkEdgeTensor(this, options.edgeWeight, edgeIndex.shape[1], 'edgeWeight', 1, x.device);
-    return T.tidy(() => {
-      let ei = edgeIndex;
-      let w = options.edgeWeight ?? null;
-      if (this.normalize) {
-        const norm = () => gcnNorm(edgeIndex, w, x.shape[0], { improved: this.improved, addSelfLoops: this.addSelfLoops, flow: this.flow, dtype: floatOf(x) });
-        ({ edgeIndex: ei, edgeWeight: w } = this.cached ? this.#cache.get(norm) : norm());
-      }
-      const out = this.propagate(ei, { x: this.lin.forward(x), edgeWeight: w });
-      return this.bias ? T.add(out, this.bias) : out;
-    });
+  /** The edges and weights to propagate over: normalised (from the cache when cached) or as given. */
+  protected propagationGraph(x: Tensor, edgeIndex: Tensor, edgeWeight: Tensor | null, improved?: boolean): { edgeIndex: Tensor; edgeWeight: Tensor | null } {
+    if (!this.normalize) return { edgeIndex, edgeWeight };
+    const norm = () => gcnNorm(edgeIndex, edgeWeight, x.shape[0], { improved, addSelfLoops: this.addSelfLoops, flow: this.flow, dtype: floatOf(x) });
+    return this.cached ? this.#cache.get(norm) : norm();
   }
 
   override message({ x_j, edgeWeight }: MessageArgs): Tensor {
@@ -103,6 +84,42 @@ export class GCNConv extends MessagePassing {
   override dispose(): void {
     this.#cache.clear();
     super.dispose();
+  }
+}
+
+export interface GCNConvOptions extends FactoryOptions, NormalizedPropagationOptions {
+  /** Self-loops get weight 2 (default false). */
+  improved?: boolean;
+  bias?: boolean;
+}
+
+/**
+ * Graph convolution of Kipf & Welling (PyG's GCNConv): X' = D^-1/2 (A + I) D^-1/2 X Θ + b.
+ * forward(x [N, in], edgeIndex [2, E], { edgeWeight? }) -> [N, out]. State: lin.weight, bias.
+ */
+export class GCNConv extends NormalizedPropagation {
+  lin: Linear;
+  bias: Tensor | null;
+  readonly improved: boolean;
+
+  constructor(readonly inChannels: number, readonly outChannels: number, options: GCNConvOptions = {}) {
+    super(options);
+    checkPositiveInt('GCNConv', 'inChannels', inChannels);
+    checkPositiveInt('GCNConv', 'outChannels', outChannels);
+    this.improved = options.improved ?? false;
+    this.lin = new Linear(inChannels, outChannels, { bias: false, ...options });
+    glorot_(this.lin.weight);
+    this.bias = options.bias === false ? null : parameter(T.zeros([outChannels], factory(options)));
+  }
+
+  forward(x: Tensor, edgeIndex: Tensor, options: EdgeWeightOptions = {}): Tensor {
+    checkGraph(this, x, edgeIndex, this.inChannels);
+    checkEdgeTensor(this, options.edgeWeight, edgeIndex.shape[1], 'edgeWeight', 1, x.device);
+    return T.tidy(() => {
+      const g = this.propagationGraph(x, edgeIndex, options.edgeWeight ?? null, this.improved);
+      const out = this.propagate(g.edgeIndex, { x: this.lin.forward(x), edgeWeight: g.edgeWeight });
+      return this.bias ? T.add(out, this.bias) : out;
+    });
   }
 
   protected override extraRepr(): string {

@@ -37,25 +37,60 @@ function denseRows(v: CpuView, r0: number, rows: number): Float32Array {
   return out;
 }
 
+/** What im2col reads: the input [N, C, H, W], the output width, and the conv's stride, padding and dilation. */
+export interface Im2colInput {
+  x: CpuView;
+  OW: number;
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+  dilation: readonly [number, number];
+}
+
+/**
+ * im2col for one kernel tap (ky, kx) of the input plane starting at `plane`: the input samples under
+ * that tap for output rows [y0, y1) (OW per row, 0 outside the input) go to `col` from index `t`.
+ * Returns the index after the last one written.
+ */
+export function unfoldTap(col: Float32Array | Float64Array, t: number, g: Im2colInput, plane: number, ky: number, kx: number, y0: number, y1: number): number {
+  const [, , H, W] = g.x.shape;
+  const [, , xh, xw] = g.x.strides;
+  const X = g.x.data;
+  const OW = g.OW;
+  const [sh, sw] = g.stride;
+  const shiftY = ky * g.dilation[0] - g.padding[0];
+  const shiftX = kx * g.dilation[1] - g.padding[1];
+  for (let oy = y0; oy < y1; oy++) {
+    const iy = oy * sh + shiftY;
+    if (iy < 0 || iy >= H) {
+      col.fill(0, t, t + OW);
+      t += OW;
+      continue;
+    }
+    const row = plane + iy * xh;
+    for (let ox = 0; ox < OW; ox++, t++) {
+      const ix = ox * sw + shiftX;
+      col[t] = ix >= 0 && ix < W ? X[row + ix * xw] : 0;
+    }
+  }
+  return t;
+}
+
 export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, out: CpuView, p: ConvParams): boolean {
   if (out.dtype !== 'float32' || x.dtype !== 'float32' || w.dtype !== 'float32') return false;
-  const [N, , H, W] = x.shape;
+  const N = x.shape[0];
   const [O, Cg, KH, KW] = w.shape;
   const [, , OH, OW] = out.shape;
   const { groups } = p;
-  const [sh, sw] = p.stride;
-  const [ph, pw] = p.padding;
-  const [dh, dw] = p.dilation;
   const Og = O / groups;
   const K = Cg * KH * KW;
   const P = OH * OW;
   const rt = gemmRuntime(Og, N * P, K);
   if (!rt || N * P === 0 || K === 0) return false;
-  const [xn, xc, xh, xw] = x.strides;
-  const X = x.data;
+  const [xn, xc] = x.strides;
   const Out = out.data;
   const band = Math.max(1, Math.min(N, Math.floor(MAX_COL_FLOATS / (K * P))));
   const col = new Float32Array(K * band * P);
+  const geom: Im2colInput = { x, OW, stride: p.stride, padding: p.padding, dilation: p.dilation };
   for (let g = 0; g < groups; g++) {
     const wg = denseRows(w, g * Og, Og);
     const A: Operand = { data: wg, offset: 0, strides: [0, K, 1] };
@@ -67,23 +102,7 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
         for (let ky = 0; ky < KH; ky++) {
           for (let kx = 0; kx < KW; kx++) {
             let t = ((c * KH + ky) * KW + kx) * cols;
-            const shiftX = kx * dw - pw;
-            for (let n = n0; n < n0 + nb; n++) {
-              const plane = x.offset + n * xn + (g * Cg + c) * xc;
-              for (let oy = 0; oy < OH; oy++) {
-                const iy = oy * sh - ph + ky * dh;
-                if (iy < 0 || iy >= H) {
-                  col.fill(0, t, t + OW);
-                  t += OW;
-                  continue;
-                }
-                const row = plane + iy * xh;
-                for (let ox = 0; ox < OW; ox++, t++) {
-                  const ix = ox * sw + shiftX;
-                  col[t] = ix >= 0 && ix < W ? X[row + ix * xw] : 0;
-                }
-              }
-            }
+            for (let n = n0; n < n0 + nb; n++) t = unfoldTap(col, t, geom, x.offset + n * xn + (g * Cg + c) * xc, ky, kx, 0, OH);
           }
         }
       }
