@@ -25,6 +25,14 @@ PREFIX = "@@bench "
 UNSUPPORTED = re.compile(r"not implemented|not supported|unsupported|could not run", re.I)
 
 
+def backward_and_read(loss, params):
+    """Backward, then read the loss and every gradient to the host (the timed region ends with the data), and clear them."""
+    loss.backward()
+    loss.item()
+    for p in params:
+        p.grad.numpy()
+        p.grad = None
+
 def emit(msg):
     sys.stdout.write(PREFIX + json.dumps(msg) + "\n")
     sys.stdout.flush()
@@ -148,12 +156,7 @@ def gcn(layout):
         def run():
             h = torch.relu(torch.sparse.mm(adj, x @ w1) + b1)
             z = torch.sparse.mm(adj, h @ w2) + b2
-            loss = F.nll_loss(F.log_softmax(z, -1)[train], target)
-            loss.backward()
-            loss.item()
-            for p in params:
-                p.grad.numpy()
-                p.grad = None
+            backward_and_read(F.nll_loss(F.log_softmax(z, -1)[train], target), params)
 
         return run
 
@@ -169,12 +172,7 @@ def conv(spec):
     params = [x, w, b]
 
     def run():
-        loss = (F.conv2d(x, w, b, padding=c["padding"]) * upstream).sum()
-        loss.backward()
-        loss.item()
-        for p in params:
-            p.grad.numpy()
-            p.grad = None
+        backward_and_read((F.conv2d(x, w, b, padding=c["padding"]) * upstream).sum(), params)
 
     return run
 

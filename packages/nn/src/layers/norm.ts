@@ -27,6 +27,13 @@ export interface BatchNormOptions extends FactoryOptions {
  * Shared by BatchNorm1d/2d (PyTorch's _BatchNorm): normalises over all dims but the channel dim 1.
  * Exported for `instanceof` checks (updateBn finds batch norms with it).
  */
+/** running = running + m (batch - running), in place, for the running mean and variance. */
+function blendRunningStats(runningMean: T.Tensor, runningVar: T.Tensor, mean: T.Tensor, variance: T.Tensor, m: number | T.Tensor): void {
+  const blend = (old: T.Tensor, cur: T.Tensor) => T.add(old, T.mul(T.sub(cur, old), m));
+  T.copy_(runningMean, blend(runningMean, mean));
+  T.copy_(runningVar, blend(runningVar, variance));
+}
+
 export abstract class BatchNormBase extends Module {
   weight: T.Tensor | null;
   bias: T.Tensor | null;
@@ -91,9 +98,7 @@ export abstract class BatchNormBase extends Module {
       const m = this.momentum ?? T.reciprocal(T.cast(nbt, rm.dtype));
       const mean = T.mean(x, { dim: dims });
       const unbiased = T.mul(T.variance(x, { dim: dims, correction: 0 }), count / (count - 1));
-      const blend = (old: T.Tensor, cur: T.Tensor) => T.add(old, T.mul(T.sub(cur, old), m));
-      T.copy_(rm, blend(rm, mean));
-      T.copy_(rv, blend(rv, unbiased));
+      blendRunningStats(rm, rv, mean, unbiased, m);
     }));
   }
 
@@ -283,9 +288,7 @@ abstract class InstanceNorm extends Module {
     noGrad(() => T.tidy(() => {
       const mean = T.mean(T.mean(x, { dim: dims }), { dim: 0 });
       const unbiased = T.mean(T.mul(T.variance(x, { dim: dims, correction: 0 }), count / (count - 1)), { dim: 0 });
-      const blend = (old: T.Tensor, cur: T.Tensor) => T.add(old, T.mul(T.sub(cur, old), m));
-      T.copy_(rm, blend(rm, mean));
-      T.copy_(rv, blend(rv, unbiased));
+      blendRunningStats(rm, rv, mean, unbiased, m);
     }));
   }
 
