@@ -77,16 +77,16 @@ for (const [k, v] of Object.entries(settings)) if (!(v > 0)) throw new Error(`--
 const inputs = ensureInputs(mkdtempSync(join(tmpdir(), 'tessera-bench-inputs-')));
 const inputMeta = JSON.parse(readFileSync(join(inputs, 'meta.json'), 'utf8')) as { source: string; edges: number; nnz: number };
 
-function runnerArgs(todo: WorkloadId[]): string[] {
+function runnerArgs(pending: WorkloadId[]): string[] {
   const s = settings;
-  return ['--workloads', todo.join(','), '--repeats', `${s.repeats}`, '--warmup', `${s.warmup}`, '--budget', `${s.budget}`, '--threads', `${s.threads}`, '--inputs', inputs];
+  return ['--workloads', pending.join(','), '--repeats', `${s.repeats}`, '--warmup', `${s.warmup}`, '--budget', `${s.budget}`, '--threads', `${s.threads}`, '--inputs', inputs];
 }
 
-function command(sys: SystemSpec, todo: WorkloadId[]): [string, string[]] {
+function command(sys: SystemSpec, pending: WorkloadId[]): [string, string[]] {
   const script = join(PKG, sys.script);
-  if (sys.runtime === 'python') return [flags.python!, [script, ...sys.args, '--spec', JSON.stringify({ GRAPH, SHAPES }), ...runnerArgs(todo)]];
+  if (sys.runtime === 'python') return [flags.python!, [script, ...sys.args, '--spec', JSON.stringify({ GRAPH, SHAPES }), ...runnerArgs(pending)]];
   // The same tsx loader as this process, so the runners see the workspace sources too.
-  return [process.execPath, [...process.execArgv, script, ...sys.args, ...runnerArgs(todo)]];
+  return [process.execPath, [...process.execArgv, script, ...sys.args, ...runnerArgs(pending)]];
 }
 
 interface ChildOutcome {
@@ -99,8 +99,8 @@ interface ChildOutcome {
   tail: string[];
 }
 
-function runChild(sys: SystemSpec, todo: WorkloadId[]): Promise<ChildOutcome> {
-  const [cmd, args] = command(sys, todo);
+function runChild(sys: SystemSpec, pending: WorkloadId[]): Promise<ChildOutcome> {
+  const [cmd, args] = command(sys, pending);
   const child = spawn(cmd, args, { cwd: PKG, stdio: ['ignore', 'pipe', 'pipe'] });
   const o: ChildOutcome = { cells: [], info: {}, current: null, timedOut: false, started: false, tail: [] };
   let timer: NodeJS.Timeout | undefined;
@@ -148,9 +148,9 @@ function runChild(sys: SystemSpec, todo: WorkloadId[]): Promise<ChildOutcome> {
 async function runSystem(sys: SystemSpec): Promise<{ cells: Cell[]; info: Record<string, unknown> }> {
   const cells: Cell[] = [];
   let info: Record<string, unknown> = {};
-  let todo = [...workloads];
-  while (todo.length) {
-    const o = await runChild(sys, todo);
+  let pending = [...workloads];
+  while (pending.length) {
+    const o = await runChild(sys, pending);
     cells.push(...o.cells);
     if (Object.keys(o.info).length) info = o.info;
     const lastLines = o.tail.slice(-3).join(' / ').slice(0, 400);
@@ -160,7 +160,7 @@ async function runSystem(sys: SystemSpec): Promise<{ cells: Cell[]; info: Record
       console.log(`  ${sys.id.padEnd(15)} ${o.current.padEnd(12)} ${o.timedOut ? 'timeout' : 'error'}: ${reason}`);
     }
     const finished = new Set(cells.map((c) => c.workload));
-    const left = todo.filter((w) => !finished.has(w));
+    const left = pending.filter((w) => !finished.has(w));
     if (left.length && !o.started) {
       // It failed before its first workload: starting it again would fail the same way.
       const reason = o.timedOut ? `runner did not start within ${settings.timeout} s` : `runner failed to start: ${lastLines}`;
@@ -168,7 +168,7 @@ async function runSystem(sys: SystemSpec): Promise<{ cells: Cell[]; info: Record
       console.log(`  ${sys.id.padEnd(15)} ${reason}`);
       break;
     }
-    todo = left;
+    pending = left;
   }
   return { cells, info };
 }
