@@ -209,6 +209,12 @@ export interface BackwardOptions {
  */
 export function backward(output: Tensor, options: BackwardOptions = {}): void {
   run([output], [options.gradient ?? null], options, (leaf, g) => {
+    // A broadcast (stride-0) cotangent becomes a dense `.grad`: optimizers update grads in place.
+    if (g.strides.some((s, i) => s === 0 && g.shape[i] > 1)) {
+      const dense = T.contiguous(g);
+      g.dispose();
+      g = dense;
+    }
     const prev = leaf.grad;
     if (prev) {
       leaf.grad = T.keep(T.add(prev, g));

@@ -197,6 +197,76 @@ function philox() {
       (br $blk))))`;
 }
 
+/**
+ * Elementwise float32 ops, by index: binary ones on (a, b), unary ones on a. The cpu backend's
+ * table (src/cpu/wasm/elementwise.ts) lists the same names in the same order; each matches the op
+ * table's JS expression bit for bit (float32 +, -, *, / and sqrt are correctly rounded either way;
+ * max/min/relu propagate NaN and order -0 below +0).
+ */
+export const EW_OPS = [
+  ['add', (a, b) => `(f32x4.add ${a} ${b})`, (a, b) => `(f32.add ${a} ${b})`],
+  ['sub', (a, b) => `(f32x4.sub ${a} ${b})`, (a, b) => `(f32.sub ${a} ${b})`],
+  ['mul', (a, b) => `(f32x4.mul ${a} ${b})`, (a, b) => `(f32.mul ${a} ${b})`],
+  ['div', (a, b) => `(f32x4.div ${a} ${b})`, (a, b) => `(f32.div ${a} ${b})`],
+  ['maximum', (a, b) => `(f32x4.max ${a} ${b})`, (a, b) => `(f32.max ${a} ${b})`],
+  ['minimum', (a, b) => `(f32x4.min ${a} ${b})`, (a, b) => `(f32.min ${a} ${b})`],
+  ['relu', (a) => `(f32x4.max ${a} (v128.const f32x4 0 0 0 0))`, (a) => `(f32.max ${a} (f32.const 0))`],
+  ['neg', (a) => `(f32x4.neg ${a})`, (a) => `(f32.neg ${a})`],
+  ['abs', (a) => `(f32x4.abs ${a})`, (a) => `(f32.abs ${a})`],
+  ['sqrt', (a) => `(f32x4.sqrt ${a})`, (a) => `(f32.sqrt ${a})`],
+  ['copy', (a) => a, (a) => a],
+];
+
+/**
+ * ew(code, a, b, o, n): o[i] = op(a[i], b[i]) for i < n, code = 3 * op + layout; layout 0: a and b
+ * run contiguously, 1: b is one value (a scalar or a broadcast), 2: a is one value. Unary ops
+ * ignore b.
+ */
+function ew() {
+  const cases = EW_OPS.flatMap(([, vec, sca]) =>
+    [0, 1, 2].map((layout) => {
+      const va = layout === 2 ? '(local.get $sa)' : '(v128.load (local.get $a))';
+      const vb = layout === 1 ? '(local.get $sb)' : '(v128.load (local.get $b))';
+      const fa = layout === 2 ? '(f32.load (local.get $a0))' : '(f32.load (local.get $a))';
+      const fb = layout === 1 ? '(f32.load (local.get $b0))' : '(f32.load (local.get $b))';
+      const stepA = layout === 2 ? 0 : 1;
+      const stepB = layout === 1 ? 0 : 1;
+      const adv = (w) => [
+        stepA ? `(local.set $a (i32.add (local.get $a) (i32.const ${w})))` : '',
+        stepB ? `(local.set $b (i32.add (local.get $b) (i32.const ${w})))` : '',
+        `(local.set $o (i32.add (local.get $o) (i32.const ${w})))`,
+      ].join(' ');
+      return `
+        (block $v (loop $l
+          (br_if $v (i32.lt_u (local.get $n) (i32.const 4)))
+          (v128.store (local.get $o) ${vec(va, vb)})
+          ${adv(16)}
+          (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+          (br $l)))
+        (block $s (loop $t
+          (br_if $s (i32.eqz (local.get $n)))
+          (f32.store (local.get $o) ${sca(fa, fb)})
+          ${adv(4)}
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br $t)))
+        (return)`;
+    }),
+  );
+  // nested blocks: the innermost is left by br_table to the case's code, placed after it
+  let body = `(br_table ${cases.map((_, i) => `$c${i}`).join(' ')} $c0 (local.get $code))`;
+  cases.forEach((code, i) => {
+    body = `(block $c${i}\n        ${body})${code}`;
+  });
+  return `
+  (func (export "ew") (param $code i32) (param $a i32) (param $b i32) (param $o i32) (param $n i32)
+    (local $sa v128) (local $sb v128) (local $a0 i32) (local $b0 i32)
+    (local.set $a0 (local.get $a))
+    (local.set $b0 (local.get $b))
+    (local.set $sa (v128.load32_splat (local.get $a)))
+    (local.set $sb (v128.load32_splat (local.get $b)))
+    ${body})`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -204,6 +274,7 @@ export function wat(fma) {
   ${gemm()}
   ${pack()}
   ${philox()}
+  ${ew()}
 )`;
 }
 
@@ -222,6 +293,8 @@ async function main() {
 /** Rows (MR) and columns (NR) of the gemm micro-kernel; packed panels use these sizes. */
 export const MR = ${MR};
 export const NR = ${NR};
+/** The elementwise kernel's ops, by index (see EW_OPS in scripts/build-wasm.mjs). */
+export const EW_OPS = ${JSON.stringify(EW_OPS.map(([name]) => name))} as const;
 /** Plain WebAssembly SIMD build. */
 export const KERNELS_SIMD = '${build(false)}';
 /** Relaxed-SIMD build (fused multiply-add). */

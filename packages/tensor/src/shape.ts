@@ -68,3 +68,25 @@ export function normDims(op: string, dims: number | readonly number[] | undefine
   if (rank === 0) return [];
   return out;
 }
+
+/**
+ * Merges the dims that every view steps through contiguously (stride[d] = stride[d+1]·shape[d+1]
+ * in all of them) and drops size-1 dims, so elementwise loops run over as few, as long dims as
+ * possible. Returns the merged shape and each view's strides over it.
+ */
+export function coalesceDims(views: readonly { readonly strides: readonly number[] }[], shape: Shape): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const strides: number[][] = views.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && views.every((v, k) => strides[k][last] === v.strides[d] * shape[d])) {
+      outShape[last] *= shape[d];
+      views.forEach((v, k) => (strides[k][last] = v.strides[d]));
+    } else {
+      outShape.push(shape[d]);
+      views.forEach((v, k) => strides[k].push(v.strides[d]));
+    }
+  }
+  return { shape: outShape, strides };
+}

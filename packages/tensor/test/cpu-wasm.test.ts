@@ -117,6 +117,10 @@ describe('cpu WebAssembly kernels', () => {
         { name: 'dilation 2, asymmetric kernel', x: [2, 3, 20, 13], w: [7, 3, 3, 2], opts: { dilation: 2, padding: [1, 2] }, bias: false },
         { name: 'groups 2', x: [4, 6, 12, 12], w: [10, 3, 3, 3], opts: { groups: 2, padding: 1 }, bias: true },
         { name: 'one big kernel, tiny output (the weight-gradient shape)', x: [1, 64, 28, 28], w: [16, 64, 26, 26], opts: {}, bias: false },
+        // kernels larger than the output take the transposed-im2col path: padding, stride, dilation, groups, a strided input
+        { name: 'big kernel with padding 1 (the 3x3 weight gradient)', x: [2, 12, 28, 28], w: [6, 12, 28, 28], opts: { padding: 1 }, bias: true },
+        { name: 'big kernel, stride 2, dilation 2, asymmetric padding', x: [2, 4, 23, 21], w: [5, 4, 9, 8], opts: { stride: 2, dilation: 2, padding: [3, 1] }, bias: false },
+        { name: 'big kernel, groups 2', x: [3, 6, 14, 15], w: [4, 3, 12, 13], opts: { groups: 2, padding: [2, 1] }, bias: true },
       ];
       for (const c of convCases) {
         it(`conv2d and convTranspose2d: ${c.name}`, () => {
@@ -157,6 +161,85 @@ describe('cpu WebAssembly kernels', () => {
         setNumThreads(threads);
         const y2 = T.matmul(a, b);
         expect(Array.from(y2.dataSync() as Float32Array)).toEqual(Array.from(y1.dataSync() as Float32Array));
+      });
+    });
+  }
+
+  for (const threads of [1, 2]) {
+    describe(`elementwise and storage, ${threads} thread(s)`, () => {
+      // Large enough for the heap and the kernel (>= 16,384 elements), not a multiple of 4 or of a chunk.
+      const n = 3 * 32768 + 7;
+      /** Values with NaN, ±0, ±Infinity and negatives mixed in. */
+      const special = (seed: number) => {
+        const v = seeded(n, seed);
+        v[0] = NaN;
+        v[1] = -0;
+        v[2] = 0;
+        v[3] = Infinity;
+        v[4] = -Infinity;
+        v[n - 1] = NaN;
+        v[n - 2] = -0;
+        return v;
+      };
+      /** got (float32) equals want (float64) rounded to float32, NaN where want is NaN, same sign of zero. */
+      const expectExact = (got: Tensor, want: Tensor) => {
+        expect(got.shape).toEqual(want.shape);
+        const g = got.dataSync() as Float32Array;
+        const w = Float32Array.from(want.dataSync() as Float64Array);
+        const bad: number[] = [];
+        for (let i = 0; i < w.length && bad.length < 5; i++) if (!Object.is(g[i], w[i])) bad.push(i);
+        expect(bad.map((i) => [i, g[i], w[i]])).toEqual([]);
+      };
+
+      it('binary ops on whole tensors, with a scalar, and with a broadcast single value match the float64 reference', () => {
+        setNumThreads(threads);
+        const a = tensor(special(31), { shape: [n] });
+        const b = tensor(special(32).reverse(), { shape: [n] });
+        const one = tensor(Float32Array.of(-0.375), { shape: [1] });
+        const ops: [string, (x: Tensor, y: Tensor | number) => Tensor][] = [
+          ['add', T.add], ['sub', T.sub], ['mul', T.mul], ['div', T.div], ['maximum', T.maximum as never], ['minimum', T.minimum as never],
+        ];
+        for (const [name, f] of ops) {
+          expectExact(f(a, b), f(ref64(a), ref64(b)));
+          if (name !== 'maximum' && name !== 'minimum') expectExact(f(a, 2.5), f(ref64(a), 2.5));
+          // a one-element tensor expanded: stride 0 on either side
+          const wide = T.expand(one, [n]);
+          expectExact(f(wide, a), f(ref64(wide), ref64(a)));
+          expectExact(f(a, wide), f(ref64(a), ref64(wide)));
+        }
+      });
+
+      it('unary ops and copies match the reference; strided views fall back to the loops with the same values', () => {
+        setNumThreads(threads);
+        const a = tensor(special(33), { shape: [n] });
+        for (const f of [T.relu, T.neg, T.abs, T.sqrt]) expectExact(f(a), f(ref64(a)));
+        const m = tensor(seeded(300 * 257, 34), { shape: [300, 257] });
+        expectExact(T.contiguous(T.transpose(m, 0, 1)), T.contiguous(T.transpose(ref64(m), 0, 1)));
+        expectExact(T.mul(T.transpose(m, 0, 1), 3), T.mul(T.transpose(ref64(m), 0, 1), 3));
+        expectExact(T.add(m, T.reshape(T.arange(0, 257, 1), [1, 257])), T.add(ref64(m), T.reshape(T.arange(0, 257, 1, { dtype: 'float64' }), [1, 257])));
+        // copy_ into a view, and an offset view as input
+        const c = T.zeros([300, 257]);
+        c.copy_(m);
+        expectExact(c, ref64(m));
+        const tail = T.narrow(m, 0, 100, 200);
+        expectExact(T.sub(tail, 1), T.sub(T.narrow(ref64(m), 0, 100, 200), 1));
+      });
+
+      it('storages of freed tensors are reused zero-filled, and memory() counts them once', () => {
+        setNumThreads(threads);
+        const before = T.memory();
+        for (let i = 0; i < 5; i++) {
+          const x = T.tidy(() => T.add(T.ones([n]), 1));
+          expect(Array.from(x.dataSync().subarray(0, 3))).toEqual([2, 2, 2]);
+          x.dispose();
+          const z = T.zeros([n]);
+          const d = z.dataSync() as Float32Array;
+          expect(d.every((v) => v === 0)).toBe(true);
+          z.dispose();
+        }
+        const after = T.memory();
+        expect(after.tensors).toBe(before.tensors);
+        expect(after.bytes).toBe(before.bytes);
       });
     });
   }

@@ -31,9 +31,12 @@ function kept(t: Tensor, x: Tensor, dims: readonly number[], keepdim: boolean | 
   return keepdim ? t : T.reshape(t, x.shape.map((s, i) => (dims.includes(i) ? 1 : s)));
 }
 
-/** `t` broadcast to `shape` (by adding zeros: recorded, so the rule stays differentiable). */
+/**
+ * `t` broadcast to `shape` as a view (expand is recorded, so the rule stays differentiable; no
+ * full-size tensor is written: the consumer reads the stride-0 view).
+ */
 function spread(t: Tensor, shape: readonly number[]): Tensor {
-  return T.add(t, T.zeros(shape, { dtype: t.dtype, device: t.device }));
+  return T.expand(t, shape);
 }
 
 const count = (dims: readonly number[], x: Tensor) => dims.reduce((n, d) => n * x.shape[d], 1);

@@ -1,8 +1,11 @@
 import type { Backend, Storage, TensorSpec } from '../backend.js';
 import { itemSize, newArray, type DType, type TypedArray } from '../dtype.js';
+import { wasmRuntime } from './wasm/runtime.js';
 
 export interface CpuStorage extends Storage {
   readonly data: TypedArray;
+  /** Byte address in the WebAssembly memory when `data` is a view of it (float32 storages). */
+  readonly heapAt?: number;
 }
 
 /** A tensor view as cpu kernels see it: the spec plus its storage's array. */
@@ -24,16 +27,81 @@ const view = (s: TensorSpec): CpuView => ({
   data: (s.storage as CpuStorage).data,
 });
 
-/** TypedArrays in the JS heap; kernels are plain loops (WebAssembly kernels come with the speed work). */
+/** Arrays below this many bytes come from the JS heap each time (cheap); larger ones are pooled. */
+const POOL_MIN_BYTES = 1 << 16;
+
+/**
+ * Storages are TypedArrays; kernels are TypeScript loops or WebAssembly (cpu/wasm). float32 arrays
+ * of 64 KiB and more live in the WebAssembly memory the kernels and their worker threads share
+ * (a heap with best-fit reuse and merging of freed blocks), so kernels read and write them in
+ * place. Other large arrays (and float32 ones when that memory is full or unavailable) are kept
+ * in a pool keyed by dtype and length when freed and handed out again zero-filled: a fresh
+ * multi-megabyte array costs a page fault per 4 KiB on first touch, several times the cost of the
+ * elementwise op that fills it. Kernels never keep an array past their call, so a recycled array
+ * is never seen twice.
+ */
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
+  /** Most bytes the JS-heap pool may hold; oldest entries are dropped beyond it. */
+  poolLimitBytes = 256 * 1024 * 1024;
+  private pool = new Map<string, TypedArray[]>();
+  private pooled = 0;
 
   allocate(dtype: DType, size: number): CpuStorage {
-    return { backend: this, dtype, size, bytes: size * itemSize(dtype), refs: 0, data: newArray(dtype, size) };
+    const bytes = size * itemSize(dtype);
+    if (bytes >= POOL_MIN_BYTES && dtype === 'float32') {
+      const rt = wasmRuntime();
+      const at = rt?.heapAlloc(bytes) ?? null;
+      if (rt && at !== null) {
+        const data = rt.f32View(at, size);
+        data.fill(0);
+        return { backend: this, dtype, size, bytes, refs: 0, data, heapAt: at };
+      }
+    }
+    let data: TypedArray | undefined;
+    if (bytes >= POOL_MIN_BYTES) {
+      const list = this.pool.get(`${dtype}:${size}`);
+      data = list?.pop();
+      if (data) {
+        this.pooled -= bytes;
+        data.fill(0);
+      }
+    }
+    return { backend: this, dtype, size, bytes, refs: 0, data: data ?? newArray(dtype, size) };
   }
 
-  free(_storage: Storage): void {
-    // The array is collected by the JS garbage collector once nothing refers to it.
+  free(storage: Storage): void {
+    const heapAt = (storage as CpuStorage).heapAt;
+    if (heapAt !== undefined) {
+      wasmRuntime()!.heapFree(heapAt, storage.bytes);
+      return;
+    }
+    // small arrays are left to the garbage collector
+    if (storage.bytes < POOL_MIN_BYTES || storage.bytes > this.poolLimitBytes) return;
+    while (this.pooled + storage.bytes > this.poolLimitBytes) this.evictOne();
+    const key = `${storage.dtype}:${storage.size}`;
+    let list = this.pool.get(key);
+    if (!list) this.pool.set(key, (list = []));
+    list.push((storage as CpuStorage).data);
+    this.pooled += storage.bytes;
+  }
+
+  /** Drops one array of the least recently added size class (Map order). */
+  private evictOne(): void {
+    for (const [key, list] of this.pool) {
+      const a = list.shift();
+      if (!list.length) this.pool.delete(key);
+      if (a) {
+        this.pooled -= a.byteLength;
+        return;
+      }
+    }
+  }
+
+  /** Empties the free pool (its arrays go to the garbage collector). */
+  emptyCache(): void {
+    this.pool.clear();
+    this.pooled = 0;
   }
 
   write(storage: Storage, data: TypedArray): void {
@@ -59,7 +127,7 @@ export class CpuBackend implements Backend {
   }
 
   pooledBytes(): number {
-    return 0;
+    return this.pooled + (wasmRuntime()?.heapFreeBytes ?? 0);
   }
 
   async sync(): Promise<void> {}

@@ -1,7 +1,8 @@
 import { isFloat, type DType } from '../dtype.js';
 import { BINARY_OPS, JS_PRELUDE, UNARY_OPS, type BinaryOpDef, type UnaryOpDef } from '../ops/optable.js';
-import { numel } from '../shape.js';
+import { coalesceDims, numel } from '../shape.js';
 import { registerCpuKernel, type CpuView } from './backend.js';
+import { wasmElementwise } from './wasm/elementwise.js';
 
 /**
  * Elementwise kernels compiled from the op table: one JS function per (op, dtypes), iterating an
@@ -48,7 +49,10 @@ return function (ins, O, oo, so, shape, p0, p1) {
 
 function run(fn: Loop, ins: CpuView[], out: CpuView, p0 = 0, p1 = 0) {
   if (numel(out.shape) === 0) return;
-  fn(ins, out.data, out.offset, out.strides, out.shape, p0, p1);
+  // merged dims make the inner loop long (a contiguous [64, 32, 28, 28] runs as one dim, not 28-element rows)
+  const { shape, strides } = coalesceDims([...ins, out], out.shape);
+  const views = ins.map((v, i) => ({ data: v.data, offset: v.offset, strides: strides[i] }));
+  fn(views, out.data, out.offset, strides[ins.length], shape, p0, p1);
 }
 
 function exprFor(def: UnaryOpDef | BinaryOpDef, dtype: DType): string {
@@ -56,17 +60,20 @@ function exprFor(def: UnaryOpDef | BinaryOpDef, dtype: DType): string {
 }
 
 registerCpuKernel('unary', ([a], [out], { op, p0, p1 }) => {
+  if (a.dtype === 'float32' && wasmElementwise(op as string, [a], out)) return;
   const def: UnaryOpDef = UNARY_OPS[op as keyof typeof UNARY_OPS];
   const expr = exprFor(def, a.dtype);
   run(compile(`u:${op}:${a.dtype}:${out.dtype}`, 1, expr, out.dtype === 'bool'), [a], out, p0, p1);
 });
 
 registerCpuKernel('cast', ([a], [out]) => {
+  if (a.dtype === 'float32' && wasmElementwise('copy', [a], out)) return;
   const expr = out.dtype === 'bool' ? 'a !== 0' : isFloat(out.dtype) || isFloat(a.dtype) === false ? 'a' : 'Math.trunc(a)';
   run(compile(`cast:${a.dtype}:${out.dtype}`, 1, expr, out.dtype === 'bool'), [a], out);
 });
 
 registerCpuKernel('binary', ([a, b], [out], { op }) => {
+  if (a.dtype === 'float32' && b.dtype === 'float32' && wasmElementwise(op as string, [a, b], out)) return;
   const def: BinaryOpDef = BINARY_OPS[op as keyof typeof BINARY_OPS];
   const expr = exprFor(def, a.dtype);
   run(compile(`b:${op}:${a.dtype}:${out.dtype}`, 2, expr, out.dtype === 'bool'), [a, b], out);

@@ -1,55 +1,94 @@
 import { gemm, gemmRuntime, type Operand } from './wasm/gemm.js';
 import { registerCpuKernel } from './backend.js';
+import { coalesceDims } from '../shape.js';
 
 /**
- * Row reductions over a contiguous [M, K] input into M outputs. Sums accumulate in float64.
- * max/min propagate NaN as PyTorch does; argmax/argmin return the first index of the extreme.
+ * Row reductions into M outputs. Sums accumulate in float64. max/min propagate NaN as PyTorch
+ * does; argmax/argmin return the first index of the extreme. `x` is a view whose first `split`
+ * dims index the output rows and whose other dims are reduced (in their order, so the result equals reducing a contiguous copy); the view may
+ * be strided (a permutation of the input: no copy is made). Reduced dims are merged where
+ * contiguous, so the inner loop is usually one long run.
  */
-registerCpuKernel('reduce', ([x], [out], { op, rows, cols }) => {
+registerCpuKernel('reduce', ([x], [out], { op, rows, cols, split }) => {
   const X = x.data;
   const O = out.data;
   const M = rows as number;
   const K = cols as number;
+  const at = (split as number | undefined) ?? x.shape.length - 1;
+  const rest = coalesceDims([{ strides: x.strides.slice(0, at) }], x.shape.slice(0, at));
+  const red = coalesceDims([{ strides: x.strides.slice(at) }], x.shape.slice(at));
+  const rShape = rest.shape;
+  const rStrides = rest.strides[0];
+  const kShape = red.shape;
+  const kStrides = red.strides[0];
+  const kr = kShape.length;
+  // the innermost reduced run; the outer reduced dims are walked by an odometer
+  const inner = kr ? kShape[kr - 1] : 1;
+  const step = kr ? kStrides[kr - 1] : 0;
+  const outerRuns = K / inner;
+  const kIdx = new Int32Array(Math.max(0, kr - 1));
+  const rIdx = new Int32Array(rShape.length);
+  let base = x.offset;
   for (let r = 0; r < M; r++) {
-    const base = x.offset + r * K;
-    let acc: number;
-    switch (op) {
-      case 'sum': {
-        acc = 0;
-        for (let k = 0; k < K; k++) acc += X[base + k];
-        break;
-      }
-      case 'prod': {
-        acc = 1;
-        for (let k = 0; k < K; k++) acc *= X[base + k];
-        break;
-      }
-      case 'max':
-      case 'min': {
-        const isMax = op === 'max';
-        acc = isMax ? -Infinity : Infinity;
-        for (let k = 0; k < K; k++) {
-          const v = X[base + k];
-          if (v !== v) { acc = NaN; break; }
-          if (isMax ? v > acc : v < acc) acc = v;
+    let acc = op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' ? -Infinity : op === 'min' ? Infinity : 0;
+    let best = NaN;
+    let k0 = 0;
+    let run0 = base;
+    kIdx.fill(0);
+    for (let o = 0; o < outerRuns; o++) {
+      switch (op) {
+        case 'sum':
+          for (let k = 0, q = run0; k < inner; k++, q += step) acc += X[q];
+          break;
+        case 'prod':
+          for (let k = 0, q = run0; k < inner; k++, q += step) acc *= X[q];
+          break;
+        case 'max':
+        case 'min': {
+          const isMax = op === 'max';
+          if (acc !== acc) break;
+          for (let k = 0, q = run0; k < inner; k++, q += step) {
+            const v = X[q];
+            if (v !== v) { acc = NaN; break; }
+            if (isMax ? v > acc : v < acc) acc = v;
+          }
+          break;
         }
-        break;
-      }
-      case 'argmax':
-      case 'argmin': {
-        const isMax = op === 'argmax';
-        let best = X[base];
-        acc = 0;
-        for (let k = 1; k < K && best === best; k++) {
-          const v = X[base + k];
-          if (v !== v || (isMax ? v > best : v < best)) { best = v; acc = k; }
+        case 'argmax':
+        case 'argmin': {
+          // first index of the extremum; a NaN wins (and stops the search)
+          const isMax = op === 'argmax';
+          if (k0 > 0 && best !== best) break;
+          for (let k = 0, q = run0; k < inner; k++, q += step) {
+            const v = X[q];
+            if (k0 + k === 0 || v !== v || (isMax ? v > best : v < best)) {
+              best = v;
+              acc = k0 + k;
+              if (v !== v) break;
+            }
+          }
+          break;
         }
-        break;
+        default:
+          throw new Error(`reduce: unknown op ${op}`);
       }
-      default:
-        throw new Error(`reduce: unknown op ${op}`);
+      k0 += inner;
+      for (let d = kr - 2; d >= 0; d--) {
+        kIdx[d]++;
+        run0 += kStrides[d];
+        if (kIdx[d] < kShape[d]) break;
+        run0 -= kStrides[d] * kShape[d];
+        kIdx[d] = 0;
+      }
     }
     O[out.offset + r] = acc;
+    for (let d = rShape.length - 1; d >= 0; d--) {
+      rIdx[d]++;
+      base += rStrides[d];
+      if (rIdx[d] < rShape[d]) break;
+      base -= rStrides[d] * rShape[d];
+      rIdx[d] = 0;
+    }
   }
 });
 

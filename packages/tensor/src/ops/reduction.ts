@@ -27,13 +27,14 @@ function rowReduce(op: string, kernelOp: RowOp, x: Tensor, dims: number[], keepd
   const out = empty(outShape, outDtype, x.device, op);
   if (Mrows === 0) return out;
   const p = permute(x, [...rest, ...dims]);
-  const c = contiguous(p);
-  p.dispose();
+  // The cpu kernel walks the strided view (no copy); webgpu's reads contiguous rows.
+  const c = x.device === 'cpu' ? p : contiguous(p);
+  if (c !== p) p.dispose();
   try {
     if (K === 0) {
       run('fill', [], [out], { value: kernelOp === 'sum' ? 0 : 1 });
     } else {
-      run('reduce', [c], [out], { op: kernelOp, rows: Mrows, cols: K });
+      run('reduce', [c], [out], { op: kernelOp, rows: Mrows, cols: K, split: rest.length });
     }
   } finally {
     c.dispose();

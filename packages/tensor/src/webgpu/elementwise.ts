@@ -1,7 +1,7 @@
 import type { TensorSpec } from '../backend.js';
 import { isFloat, type DType } from '../dtype.js';
 import { BINARY_OPS, UNARY_OPS, type BinaryOpDef, type UnaryOpDef } from '../ops/optable.js';
-import { numel } from '../shape.js';
+import { coalesceDims as coalesce, numel } from '../shape.js';
 import { divMagic, UDIV, WGSL_PRELUDE } from './prelude.js';
 import { buf, registerWebGPUKernel, wgslType, type WebGPUBackend } from './backend.js';
 import './optim.js';
@@ -33,26 +33,6 @@ interface Plan {
   shape: number[];
   strides: number[][];
   offsets: number[];
-}
-
-/** Merges dims that every view steps through contiguously and drops size-1 dims. */
-function coalesce(views: readonly TensorSpec[], shape: readonly number[]): { shape: number[]; strides: number[][] } {
-  const dims: number[] = [];
-  for (let d = 0; d < shape.length; d++) if (shape[d] !== 1) dims.push(d);
-  const outShape: number[] = [];
-  const strides: number[][] = views.map(() => []);
-  for (const d of dims) {
-    const last = outShape.length - 1;
-    const merge = last >= 0 && views.every((v, k) => strides[k][last] === v.strides[d] * shape[d]);
-    if (merge) {
-      outShape[last] *= shape[d];
-      views.forEach((v, k) => (strides[k][last] = v.strides[d]));
-    } else {
-      outShape.push(shape[d]);
-      views.forEach((v, k) => strides[k].push(v.strides[d]));
-    }
-  }
-  return { shape: outShape, strides };
 }
 
 function plan(views: readonly TensorSpec[], outShape: readonly number[]): Plan {

@@ -1,4 +1,5 @@
 import type { CpuView } from '../backend.js';
+import { coalesceDims } from '../../shape.js';
 import { gemm, gemmRuntime, type Operand } from './gemm.js';
 
 /**
@@ -23,14 +24,25 @@ interface ConvParams {
 /** Rows [r0, r0 + rows) x cols of a 4-D view whose dims 1..3 are flattened into columns, as a dense Float32Array. */
 function denseRows(v: CpuView, r0: number, rows: number): Float32Array {
   const [, b, c, d] = v.shape;
-  const [sa, sb, sc, sd] = v.strides;
-  const out = new Float32Array(rows * b * c * d);
+  const cols = b * c * d;
+  const out = new Float32Array(rows * cols);
+  // dims 1..3 merged where contiguous: the innermost run is copied whole when its stride is 1
+  const m = coalesceDims([{ strides: v.strides.slice(1) }], [b, c, d]);
+  const shape = [1, 1, 1, ...m.shape].slice(-3);
+  const [s0, s1, s2] = [0, 0, 0, ...m.strides[0]].slice(-3);
+  const [n0, n1, n2] = shape;
+  const src = v.data as Float32Array;
   let k = 0;
   for (let i = r0; i < r0 + rows; i++) {
-    for (let j = 0; j < b; j++) {
-      for (let y = 0; y < c; y++) {
-        const row = v.offset + i * sa + j * sb + y * sc;
-        for (let x = 0; x < d; x++) out[k++] = v.data[row + x * sd];
+    for (let p = 0; p < n0; p++) {
+      for (let q = 0; q < n1; q++) {
+        const row = v.offset + i * v.strides[0] + p * s0 + q * s1;
+        if (s2 === 1) {
+          out.set(src.subarray(row, row + n2), k);
+          k += n2;
+        } else {
+          for (let x = 0; x < n2; x++) out[k++] = src[row + x * s2];
+        }
       }
     }
   }
@@ -75,6 +87,49 @@ export function unfoldTap(col: Float32Array | Float64Array, t: number, g: Im2col
   return t;
 }
 
+/**
+ * im2col transposed, for kernels larger than the output: for each of `nb` images (planes from
+ * `base`, channel stride x.strides[1]) and each output pixel, the Cg·KH·KW input samples under the
+ * kernel (0 outside the input) in (c, ky, kx) order, one pixel after another.
+ */
+function unfoldWindows(col: Float32Array, g: Im2colInput, base: number, nb: number, Cg: number, KH: number, KW: number, OH: number): void {
+  const [, , H, W] = g.x.shape;
+  const [xn, xc, xh, xw] = g.x.strides;
+  const X = g.x.data as Float32Array;
+  const OW = g.OW;
+  const [sh, sw] = g.stride;
+  const [dh, dw] = g.dilation;
+  const [ph, pw] = g.padding;
+  let t = 0;
+  for (let n = 0; n < nb; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const x0 = ox * sw - pw;
+        // kx range whose samples fall inside the row
+        const lo = Math.min(KW, Math.max(0, Math.ceil(-x0 / dw)));
+        const hi = Math.max(lo, Math.min(KW, Math.floor((W - 1 - x0) / dw) + 1));
+        for (let c = 0; c < Cg; c++) {
+          const plane = base + n * xn + c * xc;
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * sh + ky * dh - ph;
+            if (iy < 0 || iy >= H) {
+              col.fill(0, t, t + KW);
+              t += KW;
+              continue;
+            }
+            const row = plane + iy * xh + x0 * xw;
+            if (lo > 0) col.fill(0, t, t + lo);
+            if (dw * xw === 1) col.set(X.subarray(row + lo, row + hi), t + lo);
+            else for (let kx = lo; kx < hi; kx++) col[t + kx] = X[row + kx * dw * xw];
+            if (hi < KW) col.fill(0, t + hi, t + KW);
+            t += KW;
+          }
+        }
+      }
+    }
+  }
+}
+
 export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, out: CpuView, p: ConvParams): boolean {
   if (out.dtype !== 'float32' || x.dtype !== 'float32' || w.dtype !== 'float32') return false;
   const N = x.shape[0];
@@ -91,22 +146,32 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
   const band = Math.max(1, Math.min(N, Math.floor(MAX_COL_FLOATS / (K * P))));
   const col = new Float32Array(K * band * P);
   const geom: Im2colInput = { x, OW, stride: p.stride, padding: p.padding, dilation: p.dilation };
+  const windows = KH * KW > P;
   for (let g = 0; g < groups; g++) {
     const wg = denseRows(w, g * Og, Og);
     const A: Operand = { data: wg, offset: 0, strides: [0, K, 1] };
     for (let n0 = 0; n0 < N; n0 += band) {
       const nb = Math.min(band, N - n0);
       const cols = nb * P;
-      // im2col: row (c, ky, kx), column (n, oy, ox).
-      for (let c = 0; c < Cg; c++) {
-        for (let ky = 0; ky < KH; ky++) {
-          for (let kx = 0; kx < KW; kx++) {
-            let t = ((c * KH + ky) * KW + kx) * cols;
-            for (let n = n0; n < n0 + nb; n++) t = unfoldTap(col, t, geom, x.offset + n * xn + (g * Cg + c) * xc, ky, kx, 0, OH);
+      let B: Operand;
+      if (windows) {
+        // Kernel larger than the output (conv's weight gradient runs as such a conv): one
+        // column-major row of K samples per output pixel, copied a kernel row at a time.
+        unfoldWindows(col, geom, x.offset + n0 * xn + g * Cg * xc, nb, Cg, KH, KW, OH);
+        B = { data: col, offset: 0, strides: [0, 1, K] };
+      } else {
+        // im2col: row (c, ky, kx), column (n, oy, ox).
+        for (let c = 0; c < Cg; c++) {
+          for (let ky = 0; ky < KH; ky++) {
+            for (let kx = 0; kx < KW; kx++) {
+              let t = ((c * KH + ky) * KW + kx) * cols;
+              for (let n = n0; n < n0 + nb; n++) t = unfoldTap(col, t, geom, x.offset + n * xn + (g * Cg + c) * xc, ky, kx, 0, OH);
+            }
           }
         }
+        B = { data: col, offset: 0, strides: [0, cols, 1] };
       }
-      const r = gemm(rt, A, { data: col, offset: 0, strides: [0, cols, 1] }, 1, Og, cols, K);
+      const r = gemm(rt, A, B, 1, Og, cols, K);
       for (let o = 0; o < Og; o++) {
         const oc = g * Og + o;
         const b = bias ? bias.data[bias.offset + oc * bias.strides[0]] : 0;
@@ -161,6 +226,11 @@ export function wasmConvTranspose2d(x: CpuView, w: CpuView, bias: CpuView | unde
       for (let c = 0; c < Cg; c++) {
         for (let n = n0; n < n0 + nb; n++) {
           const plane = x.offset + n * xn + (g * Cg + c) * xc;
+          if (xw === 1 && xh === W) {
+            xg.set((X as Float32Array).subarray(plane, plane + HW), t);
+            t += HW;
+            continue;
+          }
           for (let iy = 0; iy < H; iy++) {
             const row = plane + iy * xh;
             for (let ix = 0; ix < W; ix++) xg[t++] = X[row + ix * xw];

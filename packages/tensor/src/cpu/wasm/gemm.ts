@@ -81,14 +81,17 @@ function packB(f32: Float32Array, at: number, bm: Operand, bi: number, k: number
 }
 
 /**
- * When `op`'s elements (batches x rows x cols) occupy a region of its Float32Array at most about
- * twice their number (contiguous, transposed, sliced rows), copies that region into the arena and
- * returns the byte address of element (0, 0, 0) there; otherwise null.
+ * The byte address of `op`'s element (0, 0, 0) in the WebAssembly memory: where it is when `op` is
+ * a view of that memory; otherwise, when its elements (batches x rows x cols) occupy a region of its
+ * Float32Array at most about twice their number (contiguous, transposed, sliced rows), that region
+ * is copied into the arena. Null when neither applies.
  */
 function spanCopy(rt: WasmRuntime, op: Operand, batches: number, rows: number, cols: number): number | null {
   if (!(op.data instanceof Float32Array)) return null;
   const [sb, sr, sc] = op.strides;
   if (sb < 0 || sr < 0 || sc < 0) return null;
+  // already in the WebAssembly memory (a heap-backed storage): packed from where it is
+  if (rt.owns(op.data)) return op.data.byteOffset + op.offset * 4;
   const span = 1 + (batches - 1) * sb + (rows - 1) * sr + (cols - 1) * sc;
   if (span > 2 * batches * rows * cols + 4096) return null;
   const at = rt.alloc(span);

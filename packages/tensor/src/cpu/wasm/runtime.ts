@@ -32,6 +32,8 @@ const ARENA_BASE = 256;
 const PAGE = 65536;
 /** 4 GiB: the wasm32 limit (the memory is reserved virtually, committed as it grows). */
 const MAX_PAGES = 65536;
+/** Highest heap address: 4 GiB (wasm32) less a page. */
+const HEAP_LIMIT = (MAX_PAGES - 1) * PAGE;
 const CHUNK_BITS = 20;
 export const MAX_CHUNKS = (1 << CHUNK_BITS) - 1;
 
@@ -64,11 +66,18 @@ const CHUNK_SOURCE = `[
     const first = c * a[6];
     k.philox(a[0], a[1], a[2], a[3], first, Math.min(a[4] - first, a[6]), a[5]);
   },
+  // 3: elementwise over elements [c*per, min(n, (c+1)*per)). a: code a aRuns b bRuns o n per
+  function (k, a, c) {
+    const first = c * a[7];
+    const at = first * 4;
+    k.ew(a[0], a[1] + (a[2] ? at : 0), a[3] + (a[4] ? at : 0), a[5] + at, Math.min(a[6] - first, a[7]));
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
 export const CHUNK_PACK = 1;
 export const CHUNK_PHILOX = 2;
+export const CHUNK_EW = 3;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -102,7 +111,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
@@ -166,7 +175,18 @@ export class WasmRuntime {
   private workers: PoolWorker[] = [];
   private threads = 1;
   private f32cache: Float32Array | null = null;
-  private arenaTop = ARENA_BASE;
+  /** Scratch arena: one heap block, bumped by alloc() and emptied by resetArena(). */
+  private arenaAt = 0;
+  private arenaBytes = 0;
+  private arenaTop = 0;
+  /** Arena blocks outgrown during a kernel: freed at the next resetArena(). */
+  private retired: [number, number][] = [];
+  /** Heap: bump pointer, and free blocks [at, bytes] sorted by address (adjacent ones merged). */
+  private heapTop = ARENA_BASE;
+  private freeBlocks: [number, number][] = [];
+  private freeTotal = 0;
+  /** SharedArrayBuffer objects of this memory (a new one after each growth). */
+  private buffers = new WeakSet<object>();
 
   constructor() {
     this.relaxed = relaxedSupported();
@@ -216,23 +236,118 @@ export class WasmRuntime {
   /** A float32 view of the whole memory (renewed after growth). */
   get f32(): Float32Array {
     const buf = this.memory.buffer;
-    if (!this.f32cache || this.f32cache.buffer !== buf) this.f32cache = new Float32Array(buf);
+    if (!this.f32cache || this.f32cache.buffer !== buf) {
+      this.f32cache = new Float32Array(buf);
+      this.buffers.add(buf);
+    }
     return this.f32cache;
+  }
+
+  /** A float32 view of `size` floats at byte address `at`. */
+  f32View(at: number, size: number): Float32Array {
+    const buf = this.memory.buffer;
+    this.buffers.add(buf);
+    return new Float32Array(buf, at, size);
+  }
+
+  /** Whether `a` is a view of this memory (a heap-backed cpu storage or scratch). */
+  owns(a: ArrayBufferView): boolean {
+    return this.buffers.has(a.buffer);
+  }
+
+  /**
+   * Reserves `bytes` (rounded up to 64) of the heap; returns the byte address, or null when the
+   * memory cannot grow that far. Best fit among the free blocks, else from the top.
+   */
+  heapAlloc(bytes: number): number | null {
+    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    let best = -1;
+    for (let i = 0; i < this.freeBlocks.length; i++) {
+      const b = this.freeBlocks[i][1];
+      if (b >= size && (best < 0 || b < this.freeBlocks[best][1])) best = i;
+    }
+    if (best >= 0) {
+      const [at, b] = this.freeBlocks[best];
+      if (b === size) this.freeBlocks.splice(best, 1);
+      else this.freeBlocks[best] = [at + size, b - size];
+      this.freeTotal -= size;
+      return at;
+    }
+    const at = this.heapTop;
+    const end = at + size;
+    if (end > HEAP_LIMIT) return null;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      try {
+        this.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch {
+        return null;
+      }
+    }
+    this.heapTop = end;
+    return at;
+  }
+
+  /** Returns a block from heapAlloc (same `bytes`). */
+  heapFree(at: number, bytes: number): void {
+    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const list = this.freeBlocks;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid][0] < at) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, [at, size]);
+    this.freeTotal += size;
+    // merge with the next and the previous block
+    if (lo + 1 < list.length && list[lo][0] + list[lo][1] === list[lo + 1][0]) {
+      list[lo][1] += list[lo + 1][1];
+      list.splice(lo + 1, 1);
+    }
+    if (lo > 0 && list[lo - 1][0] + list[lo - 1][1] === list[lo][0]) {
+      list[lo - 1][1] += list[lo][1];
+      list.splice(lo, 1);
+      lo--;
+    }
+    // a free block at the top lowers the top
+    const last = list[list.length - 1];
+    if (last && last[0] + last[1] === this.heapTop) {
+      this.heapTop = last[0];
+      this.freeTotal -= last[1];
+      list.pop();
+    }
+  }
+
+  /** Heap bytes freed but not yet reused (below the top). */
+  get heapFreeBytes(): number {
+    return this.freeTotal;
   }
 
   /** Empties the scratch arena: call at the start of a kernel. */
   resetArena(): void {
-    this.arenaTop = ARENA_BASE;
+    for (const [at, bytes] of this.retired) this.heapFree(at, bytes);
+    this.retired = [];
+    this.arenaTop = this.arenaAt;
   }
 
   /** Reserves `floats` float32s of scratch (64-byte aligned); returns the byte offset. */
   alloc(floats: number): number {
+    const bytes = Math.ceil((floats * 4) / 64) * 64;
+    if (this.arenaTop + bytes > this.arenaAt + this.arenaBytes) {
+      // A bigger block; the old one stays valid until the next resetArena (earlier allocations of
+      // this kernel live there).
+      const want = Math.max(bytes, 2 * this.arenaBytes, 1 << 20);
+      const at = this.heapAlloc(want);
+      if (at === null) throw new RangeError(`cpu backend: a kernel needs ${bytes} bytes of WebAssembly scratch, more than the memory can grow to`);
+      if (this.arenaBytes) this.retired.push([this.arenaAt, this.arenaBytes]);
+      this.arenaAt = at;
+      this.arenaBytes = want;
+      this.arenaTop = at;
+    }
     const at = this.arenaTop;
-    const end = at + Math.ceil((floats * 4) / 64) * 64;
-    if (end > MAX_PAGES * PAGE) throw new RangeError(`cpu backend: a kernel needs ${end} bytes of WebAssembly scratch, over the 4 GiB limit`);
-    const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
-    this.arenaTop = end;
+    this.arenaTop += bytes;
     return at;
   }
 

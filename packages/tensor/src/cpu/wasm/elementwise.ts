@@ -1,0 +1,44 @@
+import type { CpuView } from '../backend.js';
+import { coalesceDims } from '../../shape.js';
+import { EW_OPS } from './kernels.generated.js';
+import { CHUNK_EW, wasmRuntime } from './runtime.js';
+
+/**
+ * float32 elementwise ops on the WebAssembly SIMD kernel, in place in the shared memory and across
+ * the thread pool. Taken when every operand is a heap-backed storage (cpu/backend.ts puts float32
+ * arrays of 64 KiB and more there), the op is in the kernel's table, and after merging dims each
+ * input either runs contiguously with the output or is one value (a scalar or a full broadcast).
+ * Everything else stays on the TypeScript loops.
+ */
+
+/** Below this many elements the loops win (no handoff to the pool). */
+const MIN_ELEMENTS = 1 << 14;
+/** Elements per chunk: enough to amortise a claim, small enough to balance threads. */
+const CHUNK = 1 << 15;
+
+const OP_INDEX = new Map<string, number>(EW_OPS.map((name, i) => [name, i]));
+
+/** Runs `op` (a name from EW_OPS) on `ins` (one or two) into `out`; false when it does not apply. */
+export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuView): boolean {
+  const index = OP_INDEX.get(op);
+  if (index === undefined || out.dtype !== 'float32') return false;
+  const n = out.shape.reduce((a, b) => a * b, 1);
+  if (n < MIN_ELEMENTS) return false;
+  const rt = wasmRuntime();
+  if (!rt || !rt.owns(out.data) || ins.some((v) => v.dtype !== 'float32' || !rt.owns(v.data))) return false;
+  const { shape, strides } = coalesceDims([...ins, out], out.shape);
+  if (shape.length !== 1 || strides[ins.length][0] !== 1) return false;
+  // each input: 1 = runs with the output, 0 = one value
+  const runs = ins.map((_, i) => strides[i][0]);
+  if (runs.some((s) => s !== 0 && s !== 1)) return false;
+  const addr = (v: CpuView) => v.data.byteOffset + v.offset * 4;
+  const a = ins[0];
+  const b = ins[1] ?? ins[0];
+  const aRuns = runs[0];
+  const bRuns = runs[1] ?? runs[0];
+  if (!aRuns && !bRuns) return false;
+  const layout = aRuns && bRuns ? 0 : aRuns ? 1 : 2;
+  const per = Math.max(CHUNK, Math.ceil(n / (64 * rt.numThreads)));
+  rt.run(CHUNK_EW, [3 * index + layout, addr(a), aRuns, addr(b), bRuns, addr(out), n, per], Math.ceil(n / per));
+  return true;
+}
