@@ -113,6 +113,7 @@ describe('cpu WebAssembly kernels', () => {
 
       const convCases: { name: string; x: number[]; w: number[]; opts: T.ConvOptions; bias: boolean }[] = [
         { name: 'plain 3x3', x: [5, 3, 17, 19], w: [8, 3, 3, 3], opts: {}, bias: true },
+        { name: 'an output in the WebAssembly heap (>= 64 KiB), with bias', x: [4, 3, 40, 40], w: [16, 3, 3, 3], opts: {}, bias: true },
         { name: 'stride 2, padding 1', x: [3, 4, 15, 16], w: [6, 4, 3, 3], opts: { stride: 2, padding: 1 }, bias: true },
         { name: 'dilation 2, asymmetric kernel', x: [2, 3, 20, 13], w: [7, 3, 3, 2], opts: { dilation: 2, padding: [1, 2] }, bias: false },
         { name: 'groups 2', x: [4, 6, 12, 12], w: [10, 3, 3, 3], opts: { groups: 2, padding: 1 }, bias: true },

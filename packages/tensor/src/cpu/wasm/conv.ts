@@ -1,6 +1,10 @@
 import type { CpuView } from '../backend.js';
 import { coalesceDims } from '../../shape.js';
 import { gemm, gemmRuntime, type Operand } from './gemm.js';
+import { EW_OPS } from './kernels.generated.js';
+
+/** The elementwise kernel's code for a + (one value b). */
+const EW_ADD_SCALAR = 3 * EW_OPS.indexOf('add') + 1;
 
 /**
  * float32 conv2d and convTranspose2d as GEMMs on the WebAssembly kernels.
@@ -172,14 +176,20 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
         B = { data: col, offset: 0, strides: [0, cols, 1] };
       }
       const r = gemm(rt, A, B, 1, Og, cols, K);
+      // the bias is added by the elementwise kernel (called directly: one row at a time) when the
+      // output lives in the WebAssembly memory
+      const direct = rt.owns(Out);
+      const biasAt = direct && bias ? rt.alloc(1) : 0;
       for (let o = 0; o < Og; o++) {
         const oc = g * Og + o;
         const b = bias ? bias.data[bias.offset + oc * bias.strides[0]] : 0;
         const src = r.base + o * r.ld;
+        if (biasAt) r.f32[biasAt >> 2] = b;
         for (let n = 0; n < nb; n++) {
           const dst = out.offset + ((n0 + n) * O + oc) * P;
           const s = src + n * P;
           if (b === 0) Out.set(r.f32.subarray(s, s + P), dst);
+          else if (direct) rt.kernels.ew(EW_ADD_SCALAR, s * 4, biasAt, Out.byteOffset + dst * 4, P);
           else for (let i = 0; i < P; i++) Out[dst + i] = r.f32[s + i] + b;
         }
       }

@@ -5,9 +5,10 @@ import { CHUNK_EW, wasmRuntime } from './runtime.js';
 
 /**
  * float32 elementwise ops on the WebAssembly SIMD kernel, in place in the shared memory and across
- * the thread pool. Taken when every operand is a heap-backed storage (cpu/backend.ts puts float32
- * arrays of 64 KiB and more there), the op is in the kernel's table, and after merging dims each
- * input either runs contiguously with the output or is one value (a scalar or a full broadcast).
+ * the thread pool. Taken when the output and every input that runs with it are heap-backed storages
+ * (cpu/backend.ts puts float32 arrays of 64 KiB and more there), the op is in the kernel's table,
+ * and after merging dims each input either runs contiguously with the output or is one value (a
+ * scalar or a full broadcast, copied into scratch when it lives elsewhere).
  * Everything else stays on the TypeScript loops.
  */
 
@@ -25,20 +26,26 @@ export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuVie
   const n = out.shape.reduce((a, b) => a * b, 1);
   if (n < MIN_ELEMENTS) return false;
   const rt = wasmRuntime();
-  if (!rt || !rt.owns(out.data) || ins.some((v) => v.dtype !== 'float32' || !rt.owns(v.data))) return false;
+  if (!rt || !rt.owns(out.data) || ins.some((v) => v.dtype !== 'float32')) return false;
   const { shape, strides } = coalesceDims([...ins, out], out.shape);
   if (shape.length !== 1 || strides[ins.length][0] !== 1) return false;
-  // each input: 1 = runs with the output, 0 = one value
+  // each input: 1 = runs with the output (must be in the memory), 0 = one value (copied in if not)
   const runs = ins.map((_, i) => strides[i][0]);
-  if (runs.some((s) => s !== 0 && s !== 1)) return false;
-  const addr = (v: CpuView) => v.data.byteOffset + v.offset * 4;
-  const a = ins[0];
-  const b = ins[1] ?? ins[0];
+  if (runs.some((s, i) => (s !== 0 && s !== 1) || (s === 1 && !rt.owns(ins[i].data)))) return false;
+  rt.resetArena();
+  const addrs = ins.map((v) => {
+    if (rt.owns(v.data)) return v.data.byteOffset + v.offset * 4;
+    const at = rt.alloc(1);
+    rt.f32[at >> 2] = v.data[v.offset];
+    return at;
+  });
   const aRuns = runs[0];
   const bRuns = runs[1] ?? runs[0];
+  const a = addrs[0];
+  const b = addrs[1] ?? addrs[0];
   if (!aRuns && !bRuns) return false;
   const layout = aRuns && bRuns ? 0 : aRuns ? 1 : 2;
   const per = Math.max(CHUNK, Math.ceil(n / (64 * rt.numThreads)));
-  rt.run(CHUNK_EW, [3 * index + layout, addr(a), aRuns, addr(b), bRuns, addr(out), n, per], Math.ceil(n / per));
+  rt.run(CHUNK_EW, [3 * index + layout, a, aRuns, b, bRuns, out.data.byteOffset + out.offset * 4, n, per], Math.ceil(n / per));
   return true;
 }
