@@ -19,7 +19,7 @@ import { median } from './harness.js';
 import { ensureInputs } from './inputs.js';
 import { parseMessage } from './protocol.js';
 import { evaluateTargets, finishCells, markdown, type Cell, type SystemRun } from './report.js';
-import { GRAPH, SHAPES, SYSTEM_IDS, SYSTEMS, WORKLOAD_IDS, WORKLOADS, type SystemSpec, type WorkloadId } from './spec.js';
+import { GAT, GRAPH, SHAPES, SYSTEM_IDS, SYSTEMS, WORKLOAD_IDS, WORKLOADS, type SystemSpec, type WorkloadId } from './spec.js';
 
 const PKG = resolve(import.meta.dirname, '..');
 
@@ -84,7 +84,7 @@ function runnerArgs(pending: WorkloadId[]): string[] {
 
 function command(sys: SystemSpec, pending: WorkloadId[]): [string, string[]] {
   const script = join(PKG, sys.script);
-  if (sys.runtime === 'python') return [flags.python!, [script, ...sys.args, '--spec', JSON.stringify({ GRAPH, SHAPES }), ...runnerArgs(pending)]];
+  if (sys.runtime === 'python') return [flags.python!, [script, ...sys.args, '--spec', JSON.stringify({ GRAPH, GAT, SHAPES }), ...runnerArgs(pending)]];
   // The same tsx loader as this process, so the runners see the workspace sources too.
   return [process.execPath, [...process.execArgv, script, ...sys.args, ...runnerArgs(pending)]];
 }

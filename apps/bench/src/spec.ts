@@ -13,6 +13,7 @@ export type WorkloadId =
   | 'sum-16m'
   | 'scatter-add'
   | 'gcn'
+  | 'gat'
   | 'conv'
   | 'mlp'
   | 'knn';
@@ -28,6 +29,8 @@ export interface WorkloadSpec {
 }
 
 export const GRAPH = { nodes: 2708, features: 1433, hidden: 16, classes: 7, trainPerClass: 20 } as const;
+/** GAT on Cora as in Veličković et al.: 8 heads of 8 hidden units, then one head over the classes. */
+export const GAT = { heads: 8, hidden: 8, negativeSlope: 0.2 } as const;
 export const SHAPES = {
   add: 1 << 20,
   sum: 1 << 24,
@@ -58,6 +61,12 @@ export const WORKLOADS: readonly WorkloadSpec[] = [
     title: 'GCN fwd+bwd (Cora size)',
     description:
       'two GCN layers on Â = D^-1/2 (A + I) D^-1/2 (2,708 nodes, 10,556 edges + self loops, dense random features [2708, 1433]): relu(Â X W1 + b1) → Â H W2 + b2 → log_softmax → NLL on 140 train nodes, then gradients of W1, b1, W2, b2; loss and gradients read back',
+  },
+  {
+    id: 'gat',
+    title: 'GAT fwd+bwd (Cora size)',
+    description:
+      "two GAT layers over Cora's edges plus self loops (dense random features [2708, 1433]): GATConv(1433 → 8 heads × 8, concat) → ELU → GATConv(64 → 7, 1 head) → log_softmax → NLL on 140 train nodes (no dropout), then gradients of every parameter; loss and gradients read back",
   },
   {
     id: 'conv',

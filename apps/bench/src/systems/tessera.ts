@@ -7,9 +7,10 @@ import * as T from '@tessera/tensor';
 import { backward } from '@tessera/autodiff';
 import { F, Linear, ReLU, Sequential } from '@tessera/nn';
 import { Adam } from '@tessera/optimize';
+import { GATConv } from '@tessera/graph';
 import { emit, parseRunnerArgs, runWorkloads, type Case, type Workloads } from '../harness.js';
 import { readInputs } from '../inputs.js';
-import { GRAPH, SHAPES } from '../spec.js';
+import { GAT, GRAPH, SHAPES } from '../spec.js';
 
 const { options, values } = parseRunnerArgs({ device: { type: 'string', default: 'cpu' } });
 const device = values.device as 'cpu' | 'webgpu';
@@ -110,6 +111,38 @@ const workloads: Workloads = {
       },
     };
   },
+  gat: () => {
+    const g = readInputs(options.inputs);
+    const E = g.edgeSrc.length;
+    const ei = new Int32Array(2 * E);
+    ei.set(g.edgeSrc, 0);
+    ei.set(g.edgeDst, E);
+    const edgeIndex = T.tensor(ei, { dtype: 'int32', shape: [2, E] });
+    const x = T.rand([g.nodes, GRAPH.features]);
+    const conv1 = new GATConv(GRAPH.features, GAT.hidden, { heads: GAT.heads, negativeSlope: GAT.negativeSlope });
+    const conv2 = new GATConv(GAT.heads * GAT.hidden, GRAPH.classes, { heads: 1, negativeSlope: GAT.negativeSlope });
+    const params = [...conv1.parameters(), ...conv2.parameters()];
+    const train = T.tensor(g.train, { dtype: 'int32' });
+    const target = T.tensor(Int32Array.from(g.train, (i) => g.labels[i]), { dtype: 'int32' });
+    return {
+      async run() {
+        const loss = T.tidy(() => {
+          const h = F.elu(conv1.forward(x, edgeIndex));
+          const z = conv2.forward(h, edgeIndex);
+          return F.nllLoss(T.indexSelect(T.logSoftmax(z, -1), 0, train), target);
+        });
+        backward(loss);
+        await readback(loss, ...params.map((p) => p.grad));
+        loss.dispose();
+        clearGrads(params);
+      },
+      dispose() {
+        conv1.dispose();
+        conv2.dispose();
+        T.dispose([edgeIndex, x, train, target]);
+      },
+    };
+  },
   conv: () => {
     const c = SHAPES.conv;
     const x = leaf(T.rand([c.batch, c.inChannels, c.size, c.size]));
@@ -175,7 +208,7 @@ emit({
     threads: device === 'cpu' ? (threads ?? 'not configurable (no setNumThreads in @tessera/tensor)') : undefined,
     cpuKernels: kernels,
     adapter: device === 'webgpu' ? info.adapter : undefined,
-    formulations: 'GCN: sparseCooTensor + spmm (autodiff); kNN: bmm distances + topk(largest: false)',
+    formulations: 'GCN: sparseCooTensor + spmm (autodiff); GAT: @tessera/graph GATConv (self loops added by the layer); kNN: bmm distances + topk(largest: false)',
   },
 });
 

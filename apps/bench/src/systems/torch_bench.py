@@ -75,6 +75,7 @@ def read_inputs(folder):
     return {
         "meta": meta,
         "nodes": meta["nodes"],
+        "edge_src": arr("edge_src.i32", "<i4"),
         "edge_dst": arr("edge_dst.i32", "<i4"),
         "adj_rows": arr("adj_rows.i32", "<i4"),
         "adj_cols": arr("adj_cols.i32", "<i4"),
@@ -163,6 +164,48 @@ def gcn(layout):
     return setup
 
 
+def gat_layer(x, src, dst, n, w, att_src, att_dst, bias, heads, out, slope):
+    """One GAT layer in plain torch (as PyG's GATConv): x W per head, edge logits, softmax over each
+    node's incoming edges (max-shifted), weighted sum of the sources' features."""
+    h = (x @ w).view(n, heads, out)
+    a_src = (h * att_src).sum(-1)
+    a_dst = (h * att_dst).sum(-1)
+    e = F.leaky_relu(a_src[src] + a_dst[dst], slope)
+    idx = dst.unsqueeze(1).expand(-1, heads)
+    e_max = torch.full((n, heads), -math.inf).scatter_reduce(0, idx, e, reduce="amax", include_self=True)
+    p = torch.exp(e - e_max[dst])
+    denom = torch.zeros(n, heads).index_add(0, dst, p)
+    alpha = p / denom[dst]
+    y = torch.zeros(n, heads, out).index_add(0, dst, h[src] * alpha.unsqueeze(-1))
+    return y.reshape(n, heads * out) + bias
+
+
+def gat(spec, g):
+    G, A = spec["GRAPH"], spec["GAT"]
+    n = g["nodes"]
+    loops = torch.arange(n)
+    src = torch.cat([torch.from_numpy(g["edge_src"].astype(np.int64)), loops])
+    dst = torch.cat([torch.from_numpy(g["edge_dst"].astype(np.int64)), loops])
+    x = torch.rand(n, G["features"])
+    H, C, K = A["heads"], A["hidden"], G["classes"]
+
+    def glorot(*shape):
+        fan = shape[-2] + shape[-1] if len(shape) >= 2 else shape[0]
+        return (torch.rand(*shape) * 2 - 1).mul_(math.sqrt(6 / fan)).requires_grad_()
+
+    p1 = [glorot(G["features"], H * C), glorot(1, H, C), glorot(1, H, C), torch.zeros(H * C, requires_grad=True)]
+    p2 = [glorot(H * C, K), glorot(1, 1, K), glorot(1, 1, K), torch.zeros(K, requires_grad=True)]
+    train = torch.from_numpy(g["train"].astype(np.int64))
+    target = torch.from_numpy(g["labels"].astype(np.int64))[train]
+
+    def run():
+        h = F.elu(gat_layer(x, src, dst, n, *p1, H, C, A["negativeSlope"]))
+        z = gat_layer(h, src, dst, n, *p2, 1, K, A["negativeSlope"])
+        backward_and_read(F.nll_loss(F.log_softmax(z, -1)[train], target), p1 + p2)
+
+    return run
+
+
 def conv(spec):
     c = spec["SHAPES"]["conv"]
     x = torch.rand(c["batch"], c["inChannels"], c["size"], c["size"], requires_grad=True)
@@ -224,6 +267,7 @@ def workloads(spec, g):
             ("torch.sparse.mm, COO", lambda: gcn("coo")(spec, g)),
             ("torch.sparse.mm, CSR", lambda: gcn("csr")(spec, g)),
         ],
+        "gat": [("plain torch (index_add, scatter_reduce amax)", lambda: gat(spec, g))],
         "conv": one(lambda: conv(spec)),
         "mlp": one(lambda: mlp(spec)),
         "knn": one(lambda: knn(spec)),
