@@ -267,6 +267,39 @@ function ew() {
     ${body})`;
 }
 
+/**
+ * rsum(x, n, out): the float64 sum of n contiguous float32s at x, stored at out. Four float64x2
+ * partial sums over 8 elements per step, then the tail one at a time; the order is fixed, so a sum
+ * is the same on any thread.
+ */
+function rsum() {
+  const hi = '(i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))';
+  const lanes = (acc) => `(f64.add (f64x2.extract_lane 0 (local.get ${acc})) (f64x2.extract_lane 1 (local.get ${acc})))`;
+  return `
+  (func (export "rsum") (param $x i32) (param $n i32) (param $out i32)
+    (local $v v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $t f64)
+    (block $v8 (loop $l8
+      (br_if $v8 (i32.lt_u (local.get $n) (i32.const 8)))
+      (local.set $v (v128.load (local.get $x)))
+      (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $v))))
+      (local.set $s1 (f64x2.add (local.get $s1) (f64x2.promote_low_f32x4 ${hi})))
+      (local.set $v (v128.load offset=16 (local.get $x)))
+      (local.set $s2 (f64x2.add (local.get $s2) (f64x2.promote_low_f32x4 (local.get $v))))
+      (local.set $s3 (f64x2.add (local.get $s3) (f64x2.promote_low_f32x4 ${hi})))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 8)))
+      (br $l8)))
+    (local.set $s0 (f64x2.add (f64x2.add (local.get $s0) (local.get $s1)) (f64x2.add (local.get $s2) (local.get $s3))))
+    (local.set $t ${lanes('$s0')})
+    (block $s (loop $l1
+      (br_if $s (i32.eqz (local.get $n)))
+      (local.set $t (f64.add (local.get $t) (f64.promote_f32 (f32.load (local.get $x)))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l1)))
+    (f64.store (local.get $out) (local.get $t)))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -275,6 +308,7 @@ export function wat(fma) {
   ${pack()}
   ${philox()}
   ${ew()}
+  ${rsum()}
 )`;
 }
 

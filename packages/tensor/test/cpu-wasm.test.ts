@@ -226,6 +226,27 @@ describe('cpu WebAssembly kernels', () => {
         expectExact(T.sub(tail, 1), T.sub(T.narrow(ref64(m), 0, 100, 200), 1));
       });
 
+      it('sums of long rows (the reduction kernel) match float64 and give the same bits at 1 and 2 threads', () => {
+        const long = tensor(seeded(3 * 70_001, 41), { shape: [3, 70_001] });
+        const rows = tensor(seeded(200 * 1500, 42), { shape: [200, 1500] });
+        const cases: [string, () => Tensor, () => Tensor][] = [
+          ['all of a long tensor', () => T.sum(long), () => T.sum(ref64(long))],
+          ['rows spanning several blocks', () => T.sum(long, { dim: 1 }), () => T.sum(ref64(long), { dim: 1 })],
+          ['many rows', () => T.sum(rows, { dim: -1, keepdim: true }), () => T.sum(ref64(rows), { dim: -1, keepdim: true })],
+          ['mean over rows', () => T.mean(rows, { dim: 1 }), () => T.mean(ref64(rows), { dim: 1 })],
+          ['a narrowed view (row stride > row length)', () => T.sum(T.narrow(rows, 1, 100, 1200), { dim: 1 }), () => T.sum(T.narrow(ref64(rows), 1, 100, 1200), { dim: 1 })],
+          ['columns (strided: the loops)', () => T.sum(rows, { dim: 0 }), () => T.sum(ref64(rows), { dim: 0 })],
+        ];
+        for (const [, got, want] of cases) {
+          setNumThreads(1);
+          const one = got();
+          setNumThreads(threads);
+          const many = got();
+          expectNear(many, want(), 1e-6);
+          expect(Array.from(many.dataSync())).toEqual(Array.from(one.dataSync()));
+        }
+      });
+
       it('storages of freed tensors are reused zero-filled, and memory() counts them once', () => {
         setNumThreads(threads);
         const before = T.memory();

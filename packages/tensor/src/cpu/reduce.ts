@@ -1,6 +1,7 @@
 import { gemm, gemmRuntime, type Operand } from './wasm/gemm.js';
 import { registerCpuKernel } from './backend.js';
 import { coalesceDims } from '../shape.js';
+import { wasmRowSums } from './wasm/reduce.js';
 
 /**
  * Row reductions into M outputs. Sums accumulate in float64. max/min propagate NaN as PyTorch
@@ -26,6 +27,8 @@ registerCpuKernel('reduce', ([x], [out], { op, rows, cols, split }) => {
   const inner = kr ? kShape[kr - 1] : 1;
   const step = kr ? kStrides[kr - 1] : 0;
   const outerRuns = K / inner;
+  // float32 sums of contiguous rows with one row stride: the WebAssembly kernel
+  if (op === 'sum' && kr === 1 && step === 1 && rShape.length <= 1 && wasmRowSums(x, out, M, rShape.length ? rStrides[0] : 0, K)) return;
   const kIdx = new Int32Array(Math.max(0, kr - 1));
   const rIdx = new Int32Array(rShape.length);
   let base = x.offset;

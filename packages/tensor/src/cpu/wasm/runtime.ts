@@ -72,12 +72,20 @@ const CHUNK_SOURCE = `[
     const at = first * 4;
     k.ew(a[0], a[1] + (a[2] ? at : 0), a[3] + (a[4] ? at : 0), a[5] + at, Math.min(a[6] - first, a[7]));
   },
+  // 4: float64 partial sums of row blocks: chunk c = (row r, block b). a: x rowStride K blocks block partials
+  function (k, a, c) {
+    const r = Math.floor(c / a[3]);
+    const b = c - r * a[3];
+    const start = b * a[4];
+    k.rsum(a[0] + (r * a[1] + start) * 4, Math.min(a[4], a[2] - start), a[5] + c * 8);
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
 export const CHUNK_PACK = 1;
 export const CHUNK_PHILOX = 2;
 export const CHUNK_EW = 3;
+export const CHUNK_RSUM = 4;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -111,7 +119,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
