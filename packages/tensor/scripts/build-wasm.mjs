@@ -19,24 +19,49 @@ export const KC = 256;
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 
 /**
- * The micro-kernel: C[MR x NR] (+)= Ap[k][MR] * Bp[k][NR] for k < kl. Ap and Bp are packed panels
- * (MR and NR floats per k step); C rows are ldc bytes apart.
+ * The micro-kernels: C[MR x NR] (+)= A[MR x kl] * Bp[k][NR]. Bp is a packed panel (NR floats per
+ * k step); C rows are ldc bytes apart. Three ways to read A:
+ * - 'packed': a packed panel, MR floats per k step;
+ * - 'col': rows adjacent (4 bytes apart), k steps `as` bytes apart (a transposed, unpacked operand);
+ * - 'row': k steps adjacent, rows `as` bytes apart (a row-major, unpacked operand); rows at and
+ *   beyond `rows` read row rows-1 again (their results are not used), so no read leaves the operand.
  */
-function micro(fma) {
+function micro(fma, mode) {
   const acc = range(MR).flatMap((r) => [`$c${r}_0`, `$c${r}_1`]);
   const madd = (a, b, c) => (fma ? `(f32x4.relaxed_madd ${a} ${b} ${c})` : `(f32x4.add ${c} (f32x4.mul ${a} ${b}))`);
+  const aLoad = (off, r) =>
+    mode === 'packed'
+      ? `(v128.load32_splat offset=${(off * MR + r) * 4} (local.get $a_))`
+      : mode === 'col'
+        ? `(v128.load32_splat offset=${r * 4} (local.get $a_))`
+        : `(v128.load32_splat offset=${off * 4} (local.get $r${r}))`;
   const step = (off) => {
     const lines = [
       `(local.set $b0 (v128.load offset=${off * NR * 4} (local.get $b)))`,
       `(local.set $b1 (v128.load offset=${off * NR * 4 + 16} (local.get $b)))`,
     ];
     for (const r of range(MR)) {
-      lines.push(`(local.set $a (v128.load32_splat offset=${(off * MR + r) * 4} (local.get $a_)))`);
+      lines.push(`(local.set $a ${aLoad(off, r)})`);
       lines.push(`(local.set $c${r}_0 ${madd('(local.get $a)', '(local.get $b0)', `(local.get $c${r}_0)`)})`);
       lines.push(`(local.set $c${r}_1 ${madd('(local.get $a)', '(local.get $b1)', `(local.get $c${r}_1)`)})`);
     }
+    // 'col' advances A after every k step
+    if (mode === 'col') lines.push('(local.set $a_ (i32.add (local.get $a_) (local.get $as)))');
     return lines.join('\n      ');
   };
+  const advanceA =
+    mode === 'packed'
+      ? `(local.set $a_ (i32.add (local.get $a_) (i32.const ${2 * MR * 4})))`
+      : mode === 'row'
+        ? range(MR).map((r) => `(local.set $r${r} (i32.add (local.get $r${r}) (i32.const 8)))`).join(' ')
+        : '';
+  const rowPointers =
+    mode === 'row'
+      ? range(MR)
+          .map((r) => `(local.set $r${r} (i32.add (local.get $a_) (i32.mul (local.get $as)
+        (select (i32.const ${r}) (i32.sub (local.get $rows) (i32.const 1)) (i32.lt_u (i32.const ${r}) (local.get $rows))))))`)
+          .join('\n    ')
+      : '';
   const load = range(MR).map((r) =>
     `(local.set $c${r}_0 (v128.load (i32.add (local.get $c) ${r ? `(i32.mul (local.get $ldc) (i32.const ${r}))` : '(i32.const 0)'})))
       (local.set $c${r}_1 (v128.load offset=16 (i32.add (local.get $c) ${r ? `(i32.mul (local.get $ldc) (i32.const ${r}))` : '(i32.const 0)'})))`,
@@ -46,8 +71,11 @@ function micro(fma) {
     (v128.store offset=16 (i32.add (local.get $c) ${r ? `(i32.mul (local.get $ldc) (i32.const ${r}))` : '(i32.const 0)'}) (local.get $c${r}_1))`,
   );
   return `
-  (func $micro (param $a_ i32) (param $b i32) (param $c i32) (param $ldc i32) (param $kl i32) (param $accumulate i32)
+  (func $micro_${mode} (param $a_ i32) (param $b i32) (param $c i32) (param $ldc i32) (param $kl i32) (param $accumulate i32)
+      (param $as i32) (param $rows i32)
     (local $a v128) (local $b0 v128) (local $b1 v128) ${acc.map((n) => `(local ${n} v128)`).join(' ')}
+    ${range(MR).map((r) => `(local $r${r} i32)`).join(' ')}
+    ${rowPointers}
     (if (local.get $accumulate) (then
       ${load.join('\n      ')}))
     ;; two k steps per iteration, then the odd one out
@@ -55,7 +83,7 @@ function micro(fma) {
       (br_if $done2 (i32.lt_u (local.get $kl) (i32.const 2)))
       ${step(0)}
       ${step(1)}
-      (local.set $a_ (i32.add (local.get $a_) (i32.const ${2 * MR * 4})))
+      ${advanceA}
       (local.set $b (i32.add (local.get $b) (i32.const ${2 * NR * 4})))
       (local.set $kl (i32.sub (local.get $kl) (i32.const 2)))
       (br $k2)))
@@ -65,15 +93,24 @@ function micro(fma) {
 }
 
 /**
- * gemm(ap, bp, cp, K, ldc, mp0, mp1, np0, np1): C panels [mp0, mp1) x [np0, np1) of the padded
- * C (row stride ldc bytes) = Ap * Bp over all of K. Ap holds M/MR panels of K*MR floats, Bp N/NR
- * panels of K*NR floats.
+ * gemm(ap, bp, cp, K, ldc, mp0, mp1, np0, np1, amode, as, M): C panels [mp0, mp1) x [np0, np1) of
+ * the padded C (row stride ldc bytes) = A * Bp over all of K. Bp holds N/NR panels of K*NR floats.
+ * amode 0: Ap holds M/MR packed panels of K*MR floats; 1 ('col'): A unpacked, rows 4 bytes and k
+ * steps `as` bytes apart; 2 ('row'): A unpacked, k steps 4 bytes and rows `as` bytes apart. M (the
+ * rows of A) bounds the rows read in mode 2.
  */
 function gemm() {
+  const call = (mode) => `(call $micro_${mode}
+            (local.get $aptr) (local.get $bptr)
+            (i32.add (local.get $cp) (i32.add
+              (i32.mul (i32.mul (local.get $mp) (i32.const ${MR})) (local.get $ldc))
+              (i32.mul (local.get $np) (i32.const ${NR * 4}))))
+            (local.get $ldc) (local.get $kl) (local.get $kc) (local.get $as)
+            (i32.sub (local.get $M) (i32.mul (local.get $mp) (i32.const ${MR}))))`;
   return `
   (func (export "gemm") (param $ap i32) (param $bp i32) (param $cp i32) (param $K i32) (param $ldc i32)
-      (param $mp0 i32) (param $mp1 i32) (param $np0 i32) (param $np1 i32)
-    (local $kc i32) (local $kl i32) (local $np i32) (local $mp i32) (local $bptr i32)
+      (param $mp0 i32) (param $mp1 i32) (param $np0 i32) (param $np1 i32) (param $amode i32) (param $as i32) (param $M i32)
+    (local $kc i32) (local $kl i32) (local $np i32) (local $mp i32) (local $bptr i32) (local $aptr i32)
     (block $kdone (loop $kloop
       (br_if $kdone (i32.ge_u (local.get $kc) (local.get $K)))
       (local.set $kl (select (i32.const ${KC}) (i32.sub (local.get $K) (local.get $kc))
@@ -86,13 +123,19 @@ function gemm() {
         (local.set $mp (local.get $mp0))
         (block $mdone (loop $mloop
           (br_if $mdone (i32.ge_u (local.get $mp) (local.get $mp1)))
-          (call $micro
-            (i32.add (local.get $ap) (i32.mul (i32.add (i32.mul (local.get $mp) (local.get $K)) (local.get $kc)) (i32.const ${MR * 4})))
-            (local.get $bptr)
-            (i32.add (local.get $cp) (i32.add
-              (i32.mul (i32.mul (local.get $mp) (i32.const ${MR})) (local.get $ldc))
-              (i32.mul (local.get $np) (i32.const ${NR * 4}))))
-            (local.get $ldc) (local.get $kl) (local.get $kc))
+          (if (i32.eqz (local.get $amode))
+            (then
+              (local.set $aptr (i32.add (local.get $ap) (i32.mul (i32.add (i32.mul (local.get $mp) (local.get $K)) (local.get $kc)) (i32.const ${MR * 4}))))
+              ${call('packed')})
+            (else (if (i32.eq (local.get $amode) (i32.const 1))
+              (then
+                (local.set $aptr (i32.add (local.get $ap) (i32.add
+                  (i32.mul (local.get $mp) (i32.const ${MR * 4})) (i32.mul (local.get $kc) (local.get $as)))))
+                ${call('col')})
+              (else
+                (local.set $aptr (i32.add (local.get $ap) (i32.add
+                  (i32.mul (i32.mul (local.get $mp) (i32.const ${MR})) (local.get $as)) (i32.mul (local.get $kc) (i32.const 4)))))
+                ${call('row')}))))
           (local.set $mp (i32.add (local.get $mp) (i32.const 1)))
           (br $mloop)))
         (local.set $np (i32.add (local.get $np) (i32.const 1)))
@@ -303,7 +346,9 @@ function rsum() {
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
-  ${micro(fma)}
+  ${micro(fma, 'packed')}
+  ${micro(fma, 'col')}
+  ${micro(fma, 'row')}
   ${gemm()}
   ${pack()}
   ${philox()}

@@ -98,6 +98,31 @@ describe('cpu WebAssembly kernels', () => {
         T.dispose([aT, bT, big, a2]);
       });
 
+      it('A read unpacked (few column panels): transposed and row-major A, odd rows, K over one block, batches', () => {
+        setNumThreads(threads);
+        // [k, m] transposed to [m, k]: rows adjacent (mode 1); a heap-sized and a small operand
+        for (const [m, n, k] of [[1433, 64, 2708], [37, 16, 301], [5, 9, 600]] as [number, number, number][]) {
+          const aT = tensor(seeded(k * m, m), { shape: [k, m] });
+          const g = tensor(seeded(k * n, n), { shape: [k, n] });
+          const a = T.transpose(aT, 0, 1);
+          expectNear(T.matmul(a, g), T.matmul(ref64(a), ref64(g)), 1e-5);
+          // row-major A with the same shapes (mode 2), and on a row-offset view
+          const r = tensor(seeded(m * k, m + 1), { shape: [m, k] });
+          const w = tensor(seeded(k * n, n + 1), { shape: [k, n] });
+          expectNear(T.matmul(r, w), T.matmul(ref64(r), ref64(w)), 1e-5);
+          if (m > 3) expectNear(T.matmul(T.narrow(r, 0, 1, m - 3), w), T.matmul(T.narrow(ref64(r), 0, 1, m - 3), ref64(w)), 1e-5);
+        }
+        // batched A in both layouts, and a broadcast (stride-0) A
+        const a3 = tensor(seeded(3 * 301 * 47, 3), { shape: [3, 301, 47] });
+        const w3 = tensor(seeded(3 * 301 * 20, 4), { shape: [3, 301, 20] });
+        const aT3 = T.transpose(a3, 1, 2);
+        expectNear(T.matmul(aT3, w3), T.matmul(ref64(aT3), ref64(w3)), 1e-5);
+        const b3 = tensor(seeded(3 * 47 * 13, 5), { shape: [3, 47, 13] });
+        expectNear(T.matmul(a3, b3), T.matmul(ref64(a3), ref64(b3)), 1e-5);
+        const one = tensor(seeded(301 * 47, 6), { shape: [301, 47] });
+        expectNear(T.matmul(one, b3), T.matmul(ref64(one), ref64(b3)), 1e-5);
+      });
+
       it('batched, with a broadcast operand (batch stride 0)', () => {
         setNumThreads(threads);
         const a = tensor(seeded(3 * 29 * 33, 9), { shape: [3, 29, 33] });

@@ -43,7 +43,7 @@ export const MAX_CHUNKS = (1 << CHUNK_BITS) - 1;
  */
 const CHUNK_SOURCE = `[
   // 0: gemm over a grid of (batch, m-chunk, n-chunk) tiles.
-  // a: ap bp cp K ldc mPanels nPanels mPer nPer chunksM chunksN apStride bpStride cpStride
+  // a: ap bp cp K ldc mPanels nPanels mPer nPer chunksM chunksN apStride bpStride cpStride amode as M
   function (k, a, c) {
     const perBatch = a[9] * a[10];
     const b = Math.floor(c / perBatch);
@@ -53,7 +53,7 @@ const CHUNK_SOURCE = `[
     const mp0 = cm * a[7];
     const np0 = cn * a[8];
     k.gemm(a[0] + b * a[11], a[1] + b * a[12], a[2] + b * a[13], a[3], a[4],
-      mp0, Math.min(a[5], mp0 + a[7]), np0, Math.min(a[6], np0 + a[8]));
+      mp0, Math.min(a[5], mp0 + a[7]), np0, Math.min(a[6], np0 + a[8]), a[14], a[15], a[16]);
   },
   // 1: pack panels [c*per, min(panels, (c+1)*per)) of one operand.
   // a: src rs cs dst rows cols width per panels
@@ -171,6 +171,13 @@ const defaultThreads = (): number => {
   return Math.max(1, (globalThis as any).navigator?.hardwareConcurrency ?? 1);
 };
 
+/**
+ * Bytes a heap or scratch block of `bytes` takes: rounded up to 64, plus 64 of slack, so kernels
+ * that read a few floats past an operand's last element (unpacked gemm operands: results from
+ * them are discarded) never read outside the memory.
+ */
+const blockBytes = (bytes: number): number => Math.ceil(bytes / 64) * 64 + 64;
+
 export class WasmRuntime {
   readonly memory: WebAssembly.Memory;
   readonly kernels: Kernels;
@@ -268,7 +275,7 @@ export class WasmRuntime {
    * memory cannot grow that far. Best fit among the free blocks, else from the top.
    */
   heapAlloc(bytes: number): number | null {
-    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const size = blockBytes(bytes);
     let best = -1;
     for (let i = 0; i < this.freeBlocks.length; i++) {
       const b = this.freeBlocks[i][1];
@@ -298,7 +305,7 @@ export class WasmRuntime {
 
   /** Returns a block from heapAlloc (same `bytes`). */
   heapFree(at: number, bytes: number): void {
-    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const size = blockBytes(bytes);
     const list = this.freeBlocks;
     let lo = 0;
     let hi = list.length;
@@ -342,7 +349,7 @@ export class WasmRuntime {
 
   /** Reserves `floats` float32s of scratch (64-byte aligned); returns the byte offset. */
   alloc(floats: number): number {
-    const bytes = Math.ceil((floats * 4) / 64) * 64;
+    const bytes = blockBytes(floats * 4);
     if (this.arenaTop + bytes > this.arenaAt + this.arenaBytes) {
       // A bigger block; the old one stays valid until the next resetArena (earlier allocations of
       // this kernel live there).
