@@ -302,6 +302,10 @@ export abstract class Module {
 
   /** Frees every parameter and buffer (and their grads). The module is unusable afterwards. */
   dispose(): void {
+    // Children first, through their own dispose(), so that modules holding more than parameters
+    // and buffers (caches) free it too; a tensor shared by several modules is freed once (dispose
+    // is idempotent).
+    for (const child of this.children()) child.dispose();
     for (const t of [...this.parameters(), ...this.buffers()]) t.dispose();
   }
 

@@ -51,6 +51,15 @@ describe('Module discovery and names (PyTorch-compatible)', () => {
     net.dispose();
   });
 
+  it('dispose() reaches every submodule through its own dispose() (state beyond parameters is freed), shared ones included', () => {
+    const before = T.memory().tensors;
+    const inner = new Net(); // its dispose() also frees notState
+    const outer = new nn.Sequential(inner, new nn.ReLU(), inner);
+    outer.dispose();
+    expect(inner.notState.isDisposed).toBe(true);
+    expect(T.memory().tensors).toBe(before);
+  });
+
   it('counts a shared module or tensor once, under its first name', () => {
     const lin = new nn.Linear(2, 2);
     const seq = new nn.Sequential(lin, new nn.ReLU(), lin);
