@@ -6,3 +6,5 @@ export * from './utils/index.js';
 export * from './datasets/index.js';
 export * from './transforms/index.js';
 export * from './nn/index.js';
+export * from './embedding/index.js';
+export * from './gmnn/index.js';
