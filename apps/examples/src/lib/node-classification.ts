@@ -16,6 +16,7 @@ import { mean, reproTable, std, type ReproRow } from './stats.js';
 
 export const SPLIT = 'public (20/class train, 500 val, 1,000 test)';
 export const CHECKPOINT = 'test acc. at best val. acc. (ties: lower val. loss)';
+export const CHECKPOINT_VAL_LOSS = 'test acc. at lowest val. loss';
 
 /** A node classifier: logits [N, C] from node features and the edge index. */
 export interface NodeModel extends Module {
@@ -27,6 +28,13 @@ export interface PaperNumber {
   accuracy: number;
   std?: number;
   source: string;
+}
+
+/** A per-dataset precomputation shared by all seeds of a run (NodeSpec.prepare), e.g. GWNN's wavelet basis. */
+export interface PreparedData {
+  dispose(): void;
+  /** One line for the report (sizes, ...). */
+  summary?: string;
 }
 
 export interface NodeSpec {
@@ -42,7 +50,17 @@ export interface NodeSpec {
   patience?: number;
   /** Row-normalise the features (NormalizeFeatures; default true). */
   normalizeFeatures?: boolean;
-  makeModel: (numFeatures: number, numClasses: number) => NodeModel;
+  /**
+   * Checkpoint rule: 'valAcc' (default) takes the test accuracy at the best validation accuracy
+   * (ties: lower validation loss); 'valLoss' at the lowest validation loss (DAGNN's code).
+   */
+  checkpoint?: 'valAcc' | 'valLoss';
+  /**
+   * Made once per run after the dataset is loaded, passed to every seed's makeModel and disposed
+   * when the run ends; its time is measured and reported (SGC-style caches that cost seconds).
+   */
+  prepare?: (graph: Graph) => Promise<PreparedData>;
+  makeModel: (numFeatures: number, numClasses: number, prepared?: PreparedData) => NodeModel;
   makeOptimizer: (model: NodeModel) => Optimizer;
 }
 
@@ -77,6 +95,9 @@ export interface SeedResult {
 
 export interface NodeRunResult {
   row: ReproRow;
+  /** Seconds spent in spec.prepare (0 without one) and its summary line. */
+  prepareSeconds: number;
+  prepareSummary?: string;
   seeds: SeedResult[];
   meanAccuracy: number;
   stdAccuracy: number;
@@ -122,10 +143,10 @@ async function evaluate(model: NodeModel, d: Loaded): Promise<{ train: number; v
 }
 
 /** Trains one seed; throws if memory() grows after the first epoch. */
-export async function trainSeed(spec: NodeSpec, d: Loaded, seed: number, o: { epochs: number; patience?: number; device: T.DeviceName; log: (s: string) => void }): Promise<SeedResult> {
+export async function trainSeed(spec: NodeSpec, d: Loaded, seed: number, o: { epochs: number; patience?: number; device: T.DeviceName; log: (s: string) => void; prepared?: PreparedData }): Promise<SeedResult> {
   T.manualSeed(seed);
   const g = d.graph;
-  const model = spec.makeModel(g.numNodeFeatures, d.numClasses);
+  const model = spec.makeModel(g.numNodeFeatures, d.numClasses, o.prepared);
   await model.to(o.device);
   model.train();
   const opt = spec.makeOptimizer(model);
@@ -133,6 +154,8 @@ export async function trainSeed(spec: NodeSpec, d: Loaded, seed: number, o: { ep
   const memory: SeedResult['memory'] = [];
   let best = { val: -1, valLoss: Infinity, test: 0, epoch: 0 };
   let bestLoss = Infinity;
+  // The best validation accuracy so far (equals best.val under the default checkpoint rule).
+  let bestAcc = -1;
   let sinceImproved = 0;
   let epoch = 0;
   const t0 = performance.now();
@@ -160,11 +183,13 @@ export async function trainSeed(spec: NodeSpec, d: Loaded, seed: number, o: { ep
       if (memory.length > 1 && (m.tensors > memory[0].tensors || m.bytes > memory[0].bytes)) {
         throw new Error(`${spec.name}: memory grew: ${m.tensors} tensors / ${m.bytes} bytes after epoch ${epoch}, ${memory[0].tensors} / ${memory[0].bytes} after epoch 1 (a leak)`);
       }
-      if (ev.val > best.val || (ev.val === best.val && ev.valLoss < best.valLoss)) best = { val: ev.val, valLoss: ev.valLoss, test: ev.test, epoch };
+      const better = spec.checkpoint === 'valLoss' ? ev.valLoss < best.valLoss : ev.val > best.val || (ev.val === best.val && ev.valLoss < best.valLoss);
+      if (better) best = { val: ev.val, valLoss: ev.valLoss, test: ev.test, epoch };
       // Patience counts epochs in which neither validation accuracy nor validation loss improved (GAT's rule).
-      if (ev.val >= best.val || ev.valLoss < bestLoss) sinceImproved = 0;
+      if (ev.val >= bestAcc || ev.valLoss < bestLoss) sinceImproved = 0;
       else sinceImproved++;
       bestLoss = Math.min(bestLoss, ev.valLoss);
+      bestAcc = Math.max(bestAcc, ev.val);
       if (epoch % 10 === 0 || epoch === 1) {
         o.log(`\r  seed ${seed} epoch ${epoch}/${o.epochs} loss ${lossValue.toFixed(4)} train ${(ev.train * 100).toFixed(1)} val ${(ev.val * 100).toFixed(1)} test ${(ev.test * 100).toFixed(1)} | best val ${(best.val * 100).toFixed(1)} @${best.epoch} | ${((performance.now() - t0) / 1000 / epoch).toFixed(2)} s/epoch, ${m.tensors} tensors   `);
       }
@@ -192,12 +217,23 @@ export async function runNodeClassification(spec: NodeSpec, o: NodeRunOptions): 
   const patience = o.patience ?? spec.patience;
   const d = await loadPlanetoid(o.dataset, device, spec.normalizeFeatures ?? true);
   const results: SeedResult[] = [];
+  let prepared: PreparedData | undefined;
+  let prepareSeconds = 0;
+  let prepareSummary: string | undefined;
   try {
+    if (spec.prepare) {
+      const t0 = performance.now();
+      prepared = await spec.prepare(d.graph);
+      prepareSeconds = (performance.now() - t0) / 1000;
+      prepareSummary = prepared.summary;
+      log(`${spec.model} on ${o.dataset}: precomputed in ${prepareSeconds.toFixed(2)} s${prepared.summary ? ` (${prepared.summary})` : ''}\n`);
+    }
     for (const seed of seeds) {
       log(`${spec.model} on ${o.dataset}, seed ${seed} (${results.length + 1}/${seeds.length}), device ${device}\n`);
-      results.push(await trainSeed(spec, d, seed, { epochs, patience, device, log }));
+      results.push(await trainSeed(spec, d, seed, { epochs, patience, device, log, prepared }));
     }
   } finally {
+    prepared?.dispose();
     d.dispose();
   }
   const accuracies = results.map((r) => r.testAccuracy * 100);
@@ -205,13 +241,13 @@ export async function runNodeClassification(spec: NodeSpec, o: NodeRunOptions): 
     model: spec.model,
     dataset: o.dataset,
     split: SPLIT,
-    checkpoint: `${CHECKPOINT}; ${epochs} epochs${patience !== undefined ? `, patience ${patience}` : ''}`,
+    checkpoint: `${spec.checkpoint === 'valLoss' ? CHECKPOINT_VAL_LOSS : CHECKPOINT}; ${epochs} epochs${patience !== undefined ? `, patience ${patience}` : ''}`,
     accuracies,
     paper: paper.accuracy,
     paperStd: paper.std,
     floor: paper.accuracy - (o.floorMargin ?? 1.5),
   };
-  const result: NodeRunResult = { row, seeds: results, meanAccuracy: mean(accuracies), stdAccuracy: std(accuracies) };
+  const result: NodeRunResult = { row, prepareSeconds, prepareSummary, seeds: results, meanAccuracy: mean(accuracies), stdAccuracy: std(accuracies) };
   if (o.out) writeNodeReport(spec, o, result, device, paper);
   return result;
 }
@@ -219,7 +255,7 @@ export async function runNodeClassification(spec: NodeSpec, o: NodeRunOptions): 
 function writeNodeReport(spec: NodeSpec, o: NodeRunOptions, r: NodeRunResult, device: string, paper: PaperNumber): void {
   const out = o.out!;
   mkdirSync(out, { recursive: true });
-  writeFileSync(`${out}/metrics.json`, JSON.stringify({ row: r.row, seeds: r.seeds.map(({ memory, ...s }) => ({ ...s, memory: memory[memory.length - 1] })) }, null, 2));
+  writeFileSync(`${out}/metrics.json`, JSON.stringify({ row: r.row, prepareSeconds: r.prepareSeconds, seeds: r.seeds.map(({ memory, ...s }) => ({ ...s, memory: memory[memory.length - 1] })) }, null, 2));
   const s0 = r.seeds[0];
   writeFileSync(
     `${out}/curves.svg`,
@@ -243,6 +279,7 @@ function writeNodeReport(spec: NodeSpec, o: NodeRunOptions, r: NodeRunResult, de
     `- Data: Planetoid ${o.dataset}, ${SPLIT}${spec.normalizeFeatures === false ? '' : '; features row-normalised'}`,
     `- Checkpoint rule: ${r.row.checkpoint}`,
     `- Device: ${device}; seeds ${r.seeds.map((s) => s.seed).join(', ')} (T.manualSeed(seed))`,
+    ...(spec.prepare ? [`- Precomputation (once per run, shared by the seeds): ${r.prepareSeconds.toFixed(2)} s${r.prepareSummary ? `; ${r.prepareSummary}` : ''}`] : []),
     `- Paper: ${paper.accuracy}${paper.std !== undefined ? ` ± ${paper.std}` : ''} % (${paper.source})`,
     '',
     reproTable([r.row]),
