@@ -272,6 +272,23 @@ describe('cpu WebAssembly kernels', () => {
         }
       });
 
+      it('back-to-back jobs of different sizes never mix (the publish protocol of the thread pool)', () => {
+        setNumThreads(threads);
+        // Alternate one-chunk and many-chunk jobs of two different kernels; a worker that claimed a
+        // chunk of a new job with the previous job's claim word would corrupt a result.
+        const small = tensor(seeded(16_400, 51), { shape: [16_400] });
+        const big = tensor(seeded(400_000, 52), { shape: [400_000] });
+        const wantSmall = Array.from((T.mul(ref64(small), 3).dataSync() as Float64Array).map(Math.fround));
+        const wantBig = T.sum(ref64(big)).dataSync()[0];
+        for (let i = 0; i < 400; i++) {
+          const y = T.mul(small, 3);
+          const s = T.sum(big);
+          expect(Math.abs(s.dataSync()[0] - wantBig)).toBeLessThan(1e-3 * Math.abs(wantBig) + 1e-3);
+          if (i % 50 === 0) expect(Array.from(y.dataSync())).toEqual(wantSmall);
+          T.dispose([y, s]);
+        }
+      });
+
       it('storages of freed tensors are reused zero-filled, and memory() counts them once', () => {
         setNumThreads(threads);
         const before = T.memory();

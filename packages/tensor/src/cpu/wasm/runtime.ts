@@ -380,12 +380,16 @@ export class WasmRuntime {
       for (let c = 0; c < total; c++) this.chunks[fn](this.kernels, a, c);
       return;
     }
-    // Publish: arguments and counters first, then the claim word (new generation, index 0), then wake.
+    // Publish. First close the claim word under the new generation (index MAX_CHUNKS: nothing to
+    // claim): a worker still looking at the previous job's exhausted word could otherwise read the
+    // new TOTAL and claim with a compare-and-swap on the old word, running a chunk of the new job
+    // with half-written arguments. Then arguments and counters, then open (index 0), then wake.
+    const gen = ((Atomics.load(ctrl, NEXT) >>> CHUNK_BITS) + 1) & 0x7ff;
+    Atomics.store(ctrl, NEXT, (gen << CHUNK_BITS) | MAX_CHUNKS);
     Atomics.store(ctrl, DONE, 0);
     Atomics.store(ctrl, TOTAL, total);
     Atomics.store(ctrl, FUNC, fn);
     for (let i = 0; i < args.length; i++) Atomics.store(ctrl, ARGS + i, args[i]);
-    const gen = ((Atomics.load(ctrl, NEXT) >>> CHUNK_BITS) + 1) & 0x7ff;
     Atomics.store(ctrl, NEXT, gen << CHUNK_BITS);
     Atomics.add(ctrl, WAKE, 1);
     Atomics.notify(ctrl, WAKE);
