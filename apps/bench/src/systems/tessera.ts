@@ -9,7 +9,7 @@ import { F, Linear, ReLU, Sequential } from '@tessera/nn';
 import { Adam } from '@tessera/optimize';
 import { GATConv } from '@tessera/graph';
 import { emit, parseRunnerArgs, runWorkloads, type Case, type Workloads } from '../harness.js';
-import { readInputs } from '../inputs.js';
+import { readInputs, type GraphInputs } from '../inputs.js';
 import { GAT, GRAPH, SHAPES } from '../spec.js';
 
 const { options, values } = parseRunnerArgs({ device: { type: 'string', default: 'cpu' } });
@@ -49,6 +49,28 @@ const clearGrads = (ps: T.Tensor[]) => {
     p.grad = null;
   }
 };
+
+/**
+ * A node-classification training step: NLL of log_softmax(logits) on the 140 train nodes, then the
+ * gradients of `params`; loss and gradients read back. `free` releases the workload's own tensors.
+ */
+function nodeStep(g: GraphInputs, logits: () => T.Tensor, params: T.Tensor[], free: () => void): Case {
+  const train = T.tensor(g.train, { dtype: 'int32' });
+  const target = T.tensor(Int32Array.from(g.train, (i) => g.labels[i]), { dtype: 'int32' });
+  return {
+    async run() {
+      const loss = T.tidy(() => F.nllLoss(T.indexSelect(T.logSoftmax(logits(), -1), 0, train), target));
+      backward(loss);
+      await readback(loss, ...params.map((p) => p.grad));
+      loss.dispose();
+      clearGrads(params);
+    },
+    dispose() {
+      free();
+      T.dispose([train, target]);
+    },
+  };
+}
 
 const matmul = (n: number) => () => {
   const a = T.rand([n, n]);
@@ -91,25 +113,14 @@ const workloads: Workloads = {
     const w2 = leaf(T.tidy(() => T.mul(T.randn([GRAPH.hidden, GRAPH.classes]), Math.sqrt(2 / (GRAPH.hidden + GRAPH.classes)))));
     const b2 = leaf(T.zeros([GRAPH.classes]));
     const params = [w1, b1, w2, b2];
-    const train = T.tensor(g.train, { dtype: 'int32' });
-    const target = T.tensor(Int32Array.from(g.train, (i) => g.labels[i]), { dtype: 'int32' });
-    return {
-      async run() {
-        const loss = T.tidy(() => {
-          const h = T.relu(T.add(T.spmm(adj, T.matmul(x, w1)), b1));
-          const z = T.add(T.spmm(adj, T.matmul(h, w2)), b2);
-          return F.nllLoss(T.indexSelect(T.logSoftmax(z, -1), 0, train), target);
-        });
-        backward(loss);
-        await readback(loss, ...params.map((p) => p.grad));
-        loss.dispose();
-        clearGrads(params);
-      },
-      dispose() {
-        adj.dispose();
-        T.dispose([x, train, target, ...params]);
-      },
+    const logits = () => {
+      const h = T.relu(T.add(T.spmm(adj, T.matmul(x, w1)), b1));
+      return T.add(T.spmm(adj, T.matmul(h, w2)), b2);
     };
+    return nodeStep(g, logits, params, () => {
+      adj.dispose();
+      T.dispose([x, ...params]);
+    });
   },
   gat: () => {
     const g = readInputs(options.inputs);
@@ -122,26 +133,12 @@ const workloads: Workloads = {
     const conv1 = new GATConv(GRAPH.features, GAT.hidden, { heads: GAT.heads, negativeSlope: GAT.negativeSlope });
     const conv2 = new GATConv(GAT.heads * GAT.hidden, GRAPH.classes, { heads: 1, negativeSlope: GAT.negativeSlope });
     const params = [...conv1.parameters(), ...conv2.parameters()];
-    const train = T.tensor(g.train, { dtype: 'int32' });
-    const target = T.tensor(Int32Array.from(g.train, (i) => g.labels[i]), { dtype: 'int32' });
-    return {
-      async run() {
-        const loss = T.tidy(() => {
-          const h = F.elu(conv1.forward(x, edgeIndex));
-          const z = conv2.forward(h, edgeIndex);
-          return F.nllLoss(T.indexSelect(T.logSoftmax(z, -1), 0, train), target);
-        });
-        backward(loss);
-        await readback(loss, ...params.map((p) => p.grad));
-        loss.dispose();
-        clearGrads(params);
-      },
-      dispose() {
-        conv1.dispose();
-        conv2.dispose();
-        T.dispose([edgeIndex, x, train, target]);
-      },
-    };
+    const logits = () => conv2.forward(F.elu(conv1.forward(x, edgeIndex)), edgeIndex);
+    return nodeStep(g, logits, params, () => {
+      conv1.dispose();
+      conv2.dispose();
+      T.dispose([edgeIndex, x]);
+    });
   },
   conv: () => {
     const c = SHAPES.conv;
