@@ -18,6 +18,7 @@ import { F, type Module } from '@tessera/nn';
 import type { Optimizer } from '@tessera/optimize';
 import { Batch, GraphDataLoader, TUDataset, type InMemoryDataset } from '@tessera/graph';
 import { parseFlags, positiveFlag } from './cli.js';
+import { datasetFlag } from './graph-cli.js';
 import { lineChartsSvg, type Series } from './svg.js';
 import { mean, reproTable, std, type ReproRow } from './stats.js';
 import type { PaperNumber } from './node-classification.js';
@@ -357,12 +358,9 @@ export function parseGraphCvCli(argv: string[], datasets: readonly string[]): Gr
   const o: GraphCvCliOptions = { dataset: datasets[0], folds: 10, seeds: 1, epochs: undefined, device: 'cpu', out: undefined };
   parseFlags(argv, USAGE, o, (flag, v) => {
     switch (flag) {
-      case '--dataset': {
-        const name = datasets.find((d) => d.toLowerCase() === String(v).toLowerCase());
-        if (!name) throw new Error(`--dataset: expected one of ${datasets.join(', ')}, received ${v}; ${USAGE}`);
-        o.dataset = name;
+      case '--dataset':
+        o.dataset = datasetFlag(datasets, v, USAGE);
         break;
-      }
       case '--folds': {
         o.folds = positiveFlag(flag, v, true, USAGE);
         if (o.folds < 2) throw new Error(`--folds: expected an integer >= 2, received ${v}; ${USAGE}`);

@@ -15,12 +15,9 @@ export function parseGraphCli(argv: string[], defaults: { dataset: string; seeds
   const o: GraphCliOptions = { dataset: defaults.dataset, seeds: defaults.seeds, epochs: undefined, device: 'cpu', out: undefined };
   parseFlags(argv, USAGE, o, (flag, v) => {
     switch (flag) {
-      case '--dataset': {
-        const name = defaults.datasets.find((d) => d.toLowerCase() === String(v).toLowerCase());
-        if (!name) throw new Error(`--dataset: expected one of ${defaults.datasets.join(', ')}, received ${v}; ${USAGE}`);
-        o.dataset = name;
+      case '--dataset':
+        o.dataset = datasetFlag(defaults.datasets, v, USAGE);
         break;
-      }
       case '--seeds': o.seeds = positiveFlag(flag, v, true, USAGE); break;
       case '--epochs': o.epochs = positiveFlag(flag, v, true, USAGE); break;
       default: return false;
@@ -28,4 +25,11 @@ export function parseGraphCli(argv: string[], defaults: { dataset: string; seeds
     return true;
   });
   return o;
+}
+
+/** The `--dataset` value matched (case-insensitively) against the known names; throws with the usage otherwise. */
+export function datasetFlag(datasets: readonly string[], v: unknown, usage: string): string {
+  const name = datasets.find((d) => d.toLowerCase() === String(v).toLowerCase());
+  if (!name) throw new Error(`--dataset: expected one of ${datasets.join(', ')}, received ${String(v)}; ${usage}`);
+  return name;
 }
