@@ -343,6 +343,57 @@ function rsum() {
     (f64.store (local.get $out) (local.get $t)))`;
 }
 
+/**
+ * adam(g, p, m, v, x, n, k, flags): one Adam / AdamW step over n contiguous float32s in place
+ * (src/cpu/optim.ts). k points at 9 float32 constants: beta1, 1 - beta1, beta2, 1 - beta2, wd,
+ * 1 - lr wd, sqrt(1 - beta2^t), eps, lr / (1 - beta1^t). flags: 1 = L2 decay added to the
+ * gradient, 2 = decoupled decay of the parameter, 4 = AMSGrad (x holds the running maximum).
+ * Plain mul/add/div/sqrt/max in the elementwise form's order, never fused, so the bits equal the
+ * separate ops'.
+ */
+function adam() {
+  const names = ['b1', 'c1', 'b2', 'c2', 'wd', 'keep', 'sbc2', 'e', 'step'];
+  const body = (V, load, store, w) => {
+    const op = (o, ...a) => `(${V}.${o} ${a.join(' ')})`;
+    const K = (name) => `(local.get $${V === 'f32x4' ? 'v' : 's'}${name})`;
+    const L = (ptr) => `(${load} (local.get ${ptr}))`;
+    return `
+      (local.set $pv ${L('$p')})
+      (local.set $gv ${L('$g')})
+      (if (i32.and (local.get $flags) (i32.const 1)) (then (local.set $gv ${op('add', '(local.get $gv)', op('mul', '(local.get $pv)', K('wd')))})))
+      (local.set $base (local.get $pv))
+      (if (i32.and (local.get $flags) (i32.const 2)) (then (local.set $base ${op('mul', '(local.get $pv)', K('keep'))})))
+      (local.set $mv ${op('add', op('mul', L('$m'), K('b1')), op('mul', '(local.get $gv)', K('c1')))})
+      (${store} (local.get $m) (local.get $mv))
+      (local.set $vv ${op('add', op('mul', L('$v'), K('b2')), op('mul', op('mul', '(local.get $gv)', '(local.get $gv)'), K('c2')))})
+      (${store} (local.get $v) (local.get $vv))
+      (local.set $sec (local.get $vv))
+      (if (i32.and (local.get $flags) (i32.const 4)) (then
+        (local.set $sec ${op('max', L('$x'), '(local.get $vv)')})
+        (${store} (local.get $x) (local.get $sec))))
+      (${store} (local.get $p) ${op('sub', '(local.get $base)', op('mul', op('div', '(local.get $mv)', op('add', op('div', op('sqrt', '(local.get $sec)'), K('sbc2')), K('e'))), K('step')))})
+      ${['$g', '$p', '$m', '$v', '$x'].map((r) => `(local.set ${r} (i32.add (local.get ${r}) (i32.const ${w})))`).join(' ')}
+      (local.set $n (i32.sub (local.get $n) (i32.const ${w / 4})))`;
+  };
+  const locals = (V, T) => `(local $pv ${T}) (local $gv ${T}) (local $base ${T}) (local $mv ${T}) (local $vv ${T}) (local $sec ${T})`;
+  return `
+  (func $adam_tail (param $g i32) (param $p i32) (param $m i32) (param $v i32) (param $x i32) (param $n i32) (param $k i32) (param $flags i32)
+    ${locals('f32', 'f32')} ${names.map((c) => `(local $s${c} f32)`).join(' ')}
+    ${names.map((c, i) => `(local.set $s${c} (f32.load offset=${4 * i} (local.get $k)))`).join(' ')}
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      ${body('f32', 'f32.load', 'f32.store', 4)}
+      (br $l))))
+  (func (export "adam") (param $g i32) (param $p i32) (param $m i32) (param $v i32) (param $x i32) (param $n i32) (param $k i32) (param $flags i32)
+    ${locals('f32x4', 'v128')} ${names.map((c) => `(local $v${c} v128)`).join(' ')}
+    ${names.map((c, i) => `(local.set $v${c} (v128.load32_splat offset=${4 * i} (local.get $k)))`).join(' ')}
+    (block $done (loop $l
+      (br_if $done (i32.lt_u (local.get $n) (i32.const 4)))
+      ${body('f32x4', 'v128.load', 'v128.store', 16)}
+      (br $l)))
+    (call $adam_tail (local.get $g) (local.get $p) (local.get $m) (local.get $v) (local.get $x) (local.get $n) (local.get $k) (local.get $flags)))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -354,6 +405,7 @@ export function wat(fma) {
   ${philox()}
   ${ew()}
   ${rsum()}
+  ${adam()}
 )`;
 }
 

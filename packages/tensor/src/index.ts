@@ -10,6 +10,7 @@ import './webgpu/sorting.js';
 import './cpu/nn.js';
 import './webgpu/nn.js';
 import './cpu/linalg.js';
+import './cpu/optim.js';
 import './webgpu/linalg.js';
 import './methods.js';
 import './differentiable.js';

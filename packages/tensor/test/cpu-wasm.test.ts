@@ -251,6 +251,35 @@ describe('cpu WebAssembly kernels', () => {
         expectExact(T.sub(tail, 1), T.sub(T.narrow(ref64(m), 0, 100, 200), 1));
       });
 
+      it('2-D jobs (row and column broadcasts, strided rows, special values) match the float64 reference', () => {
+        setNumThreads(threads);
+        const R = 301;
+        const C = 263; // odd: vector body and scalar tail in every row
+        const m = tensor(special(61).subarray(0, R * C), { shape: [R, C] });
+        const wide = tensor(special(62).subarray(0, R * (C + 40)), { shape: [R, C + 40] });
+        const bias = tensor(seeded(C, 63), { shape: [C] }); // outside the memory: copied to scratch
+        const bigRow = T.contiguous(T.expand(T.reshape(tensor(seeded(C, 64), { shape: [C] }), [1, C]), [200, C])); // in the memory
+        const col = tensor(seeded(R, 65), { shape: [R, 1] });
+        const colHeap = tensor(seeded(R * 60, 66), { shape: [R, 60] }); // column 7 of it: a strided column in the memory
+        const cases: [Tensor, Tensor][] = [];
+        for (const f of [T.add, T.sub, T.mul, T.div, T.maximum as (a: Tensor, b: Tensor) => Tensor]) {
+          cases.push([f(m, bias), f(ref64(m), ref64(bias))]); // a bias: row broadcast
+          cases.push([f(bias, m), f(ref64(bias), ref64(m))]);
+          cases.push([f(m, col), f(ref64(m), ref64(col))]); // one value per row
+          cases.push([f(col, m), f(ref64(col), ref64(m))]);
+          const c7 = T.narrow(colHeap, 1, 7, 1);
+          cases.push([f(m, c7), f(ref64(m), T.narrow(ref64(colHeap), 1, 7, 1))]);
+          const cut = T.narrow(wide, 1, 13, C); // rows C long, R rows C + 40 apart
+          cases.push([f(cut, m), f(T.narrow(ref64(wide), 1, 13, C), ref64(m))]);
+          cases.push([f(T.narrow(bigRow, 0, 0, 1), T.narrow(m, 0, 0, 200)), f(T.narrow(ref64(bigRow), 0, 0, 1), T.narrow(ref64(m), 0, 0, 200))]);
+        }
+        for (const f of [T.relu, T.neg, T.abs, T.sqrt]) {
+          const cut = T.narrow(wide, 1, 3, C);
+          cases.push([f(cut), f(T.narrow(ref64(wide), 1, 3, C))]);
+        }
+        for (const [got, want] of cases) expectExact(got, want);
+      });
+
       it('sums of long rows (the reduction kernel) match float64 and give the same bits at 1 and 2 threads', () => {
         const long = tensor(seeded(3 * 70_001, 41), { shape: [3, 70_001] });
         const rows = tensor(seeded(200 * 1500, 42), { shape: [200, 1500] });
@@ -289,7 +318,7 @@ describe('cpu WebAssembly kernels', () => {
         }
       });
 
-      it('storages of freed tensors are reused zero-filled, and memory() counts them once', () => {
+      it('storages of freed tensors are reused (zeros() of a reused one is all zeros), and memory() counts them once', () => {
         setNumThreads(threads);
         const before = T.memory();
         for (let i = 0; i < 5; i++) {

@@ -99,6 +99,60 @@ describe('adamStep_', () => {
     }
   }
 
+  if (BACKENDS.includes('cpu')) {
+    /** The update written with elementwise ops, op for op as ops/optim.ts's fallback. */
+    function elementwiseStep(p: T.Tensor, g0: T.Tensor, m: T.Tensor, v: T.Tensor, vmax: T.Tensor | null, o: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean }, step: number) {
+      const bc1 = 1 - o.b1 ** step;
+      const bc2 = 1 - o.b2 ** step;
+      T.tidy(() => {
+        const g = !o.decoupled && o.wd !== 0 ? T.add(g0, T.mul(p, o.wd)) : g0;
+        const base = o.decoupled && o.wd !== 0 ? T.mul(p, 1 - o.lr * o.wd) : p;
+        T.copy_(m, T.add(T.mul(m, o.b1), T.mul(g, 1 - o.b1)));
+        T.copy_(v, T.add(T.mul(v, o.b2), T.mul(T.square(g), 1 - o.b2)));
+        let second = v;
+        if (vmax) {
+          T.copy_(vmax, T.maximum(vmax, v));
+          second = vmax;
+        }
+        const denom = T.add(T.div(T.sqrt(second), Math.sqrt(bc2)), o.eps);
+        T.copy_(p, T.sub(base, T.mul(T.div(m, denom), o.lr / bc1)));
+      });
+    }
+
+    for (const variant of VARIANTS) {
+      for (const [n, threads] of [[70_001, 1], [70_001, 2], [1_001, 1]]) it(`the cpu kernel gives the bits of the elementwise form (float32${variant.decoupled ? ', AdamW' : ''}${variant.amsgrad ? ', amsgrad' : ''}${variant.wd && !variant.decoupled ? ', L2' : ''}), ${n} elements, ${threads} thread(s), strided grads and offset views`, async () => {
+        const threadsBefore = T.getNumThreads();
+        T.setNumThreads(threads); // 70,001: the WebAssembly kernel (heap arrays), odd; 1,001: the TypeScript loop
+        const o = { lr: 0.003, b1: 0.85, b2: 0.997, eps: 1e-7, ...variant };
+        const raw = Float32Array.from(seeded64(n + 3, 11));
+        raw[5] = NaN; // a NaN gradient element propagates the same way
+        const pBig = T.tensor(Float32Array.from(seeded64(n + 1, 7)));
+        const pa = T.slice(pBig, 0, 1, n + 1); // a contiguous view at an offset
+        const pb = T.zeros([n]);
+        T.copy_(pb, pa);
+        const state = () => [T.zeros([n]), T.zeros([n]), variant.amsgrad ? T.zeros([n]) : null] as const;
+        const [ma, va, xa] = state();
+        const [mb, vb, xb] = state();
+        for (let s = 1; s <= 3; s++) {
+          const g = T.tidy(() => T.flip(T.mul(T.slice(T.tensor(raw), 0, 0, n), s), [0])); // reversed strides
+          T.adamStep_(pa, g, ma, va, { lr: o.lr, beta1: o.b1, beta2: o.b2, eps: o.eps, step: s, weightDecay: o.wd, decoupled: o.decoupled, maxExpAvgSq: xa });
+          elementwiseStep(pb, g, mb, vb, xb, o, s);
+          g.dispose();
+        }
+        for (const [a, b] of [[pa, pb], [ma, mb], [va, vb], ...(xa && xb ? [[xa, xb]] : [])] as [T.Tensor, T.Tensor][]) {
+          const da = new Uint32Array((await a.data()).buffer as ArrayBuffer);
+          const db = new Uint32Array((await b.data()).buffer as ArrayBuffer);
+          const fa = new Float32Array(da.buffer);
+          let differ = 0; // the same bits, or both NaN (x86 and JS may give NaNs of different signs)
+          for (let i = 0; i < n; i++) if (da[i] !== db[i] && !(Number.isNaN(fa[i]) && Number.isNaN(new Float32Array(db.buffer)[i]))) differ++;
+          expect(differ).toBe(0);
+        }
+        expect(Number.isNaN((await pa.data())[n - 1 - 5])).toBe(true);
+        T.dispose([pBig, pa, pb, ma, va, mb, vb, ...(xa && xb ? [xa, xb] : [])]);
+        T.setNumThreads(threadsBefore);
+      });
+    }
+  }
 });
 
 

@@ -31,14 +31,25 @@ const view = (s: TensorSpec): CpuView => ({
 const POOL_MIN_BYTES = 1 << 16;
 
 /**
+ * TESSERA_CPU_POISON=1 fills every new storage with NaN (integers with -1) instead of leaving
+ * recycled memory as it was: a test mode that makes a kernel reading an output element it did not
+ * write show up (as on webgpu, whose pooled buffers are never cleared).
+ */
+const POISON = (globalThis as any).process?.env?.TESSERA_CPU_POISON === '1';
+const poison = (data: TypedArray): void => {
+  if (POISON) data.fill(data instanceof Float32Array || data instanceof Float64Array ? NaN : data instanceof Uint8Array ? 7 : -1);
+};
+
+/**
  * Storages are TypedArrays; kernels are TypeScript loops or WebAssembly (cpu/wasm). float32 arrays
  * of 64 KiB and more live in the WebAssembly memory the kernels and their worker threads share
  * (a heap with best-fit reuse and merging of freed blocks), so kernels read and write them in
  * place. Other large arrays (and float32 ones when that memory is full or unavailable) are kept
- * in a pool keyed by dtype and length when freed and handed out again zero-filled: a fresh
- * multi-megabyte array costs a page fault per 4 KiB on first touch, several times the cost of the
- * elementwise op that fills it. Kernels never keep an array past their call, so a recycled array
- * is never seen twice.
+ * in a pool keyed by dtype and length when freed and handed out again: a fresh multi-megabyte
+ * array costs a page fault per 4 KiB on first touch, several times the cost of the elementwise op
+ * that fills it. A new storage is uninitialised (recycled memory keeps its old contents, as on
+ * webgpu and in PyTorch's `empty`): every kernel writes all of its outputs, and `zeros` fills.
+ * Kernels never keep an array past their call, so a recycled array is never seen twice.
  */
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
@@ -54,7 +65,7 @@ export class CpuBackend implements Backend {
       const at = rt?.heapAlloc(bytes) ?? null;
       if (rt && at !== null) {
         const data = rt.f32View(at, size);
-        data.fill(0);
+        poison(data);
         return { backend: this, dtype, size, bytes, refs: 0, data, heapAt: at };
       }
     }
@@ -62,12 +73,11 @@ export class CpuBackend implements Backend {
     if (bytes >= POOL_MIN_BYTES) {
       const list = this.pool.get(`${dtype}:${size}`);
       data = list?.pop();
-      if (data) {
-        this.pooled -= bytes;
-        data.fill(0);
-      }
+      if (data) this.pooled -= bytes;
     }
-    return { backend: this, dtype, size, bytes, refs: 0, data: data ?? newArray(dtype, size) };
+    data ??= newArray(dtype, size);
+    poison(data);
+    return { backend: this, dtype, size, bytes, refs: 0, data };
   }
 
   free(storage: Storage): void {

@@ -1,8 +1,9 @@
 /**
  * Fused optimizer updates, for @tessera/optimize: one kernel per parameter on webgpu, where the
  * same update written with elementwise ops takes about 14 dispatches (each scalar constant and
- * each intermediate is one). Devices without the kernel (cpu) run exactly that sequence of
- * elementwise ops, so their results are what the optimizers computed before.
+ * each intermediate is one), and one pass on cpu instead of a dozen full-size temporaries. Where
+ * there is no kernel (float64, non-contiguous state) exactly that sequence of elementwise ops runs;
+ * the cpu kernel rounds as those ops do, so results are what the optimizers computed before.
  */
 import { shapeStr } from '../shape.js';
 import { tidy } from '../memory.js';
@@ -59,7 +60,7 @@ export function adamStep_(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq:
   const bc2 = 1 - beta2 ** step;
   if (param.size === 0) return param;
   tidy(() => {
-    if (param.storage.backend.hasKernel('adamStep') && state.every((t) => t.isContiguous())) {
+    if (param.storage.backend.hasKernel('adamStep') && param.dtype === 'float32' && state.every((t) => t.isContiguous())) {
       run('adamStep', [grad.isContiguous() ? grad : contiguous(grad)], state, { lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2 });
       return;
     }

@@ -1,14 +1,15 @@
 import type { CpuView } from '../backend.js';
 import { coalesceDims } from '../../shape.js';
 import { EW_OPS } from './kernels.generated.js';
-import { CHUNK_EW, wasmRuntime } from './runtime.js';
+import { CHUNK_EW, CHUNK_EW_ROWS, wasmRuntime, type WasmRuntime } from './runtime.js';
 
 /**
  * float32 elementwise ops on the WebAssembly SIMD kernel, in place in the shared memory and across
  * the thread pool. Taken when the output and every input that runs with it are heap-backed storages
  * (cpu/backend.ts puts float32 arrays of 64 KiB and more there), the op is in the kernel's table,
- * and after merging dims each input either runs contiguously with the output or is one value (a
- * scalar or a full broadcast, copied into scratch when it lives elsewhere).
+ * and after merging dims either each input runs contiguously with the output or is one value (a
+ * scalar or a full broadcast, copied into scratch when it lives elsewhere), or the job is 2-D with
+ * rows of the output contiguous (see `rows`).
  * Everything else stays on the TypeScript loops.
  */
 
@@ -28,6 +29,7 @@ export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuVie
   const rt = wasmRuntime();
   if (!rt || !rt.owns(out.data) || ins.some((v) => v.dtype !== 'float32')) return false;
   const { shape, strides } = coalesceDims([...ins, out], out.shape);
+  if (shape.length === 2) return rows(rt, index, ins, out, shape[0], shape[1], strides);
   if (shape.length !== 1 || strides[ins.length][0] !== 1) return false;
   // each input: 1 = runs with the output (must be in the memory), 0 = one value (copied in if not)
   const runs = ins.map((_, i) => strides[i][0]);
@@ -47,5 +49,42 @@ export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuVie
   const layout = aRuns && bRuns ? 0 : aRuns ? 1 : 2;
   const per = Math.max(CHUNK, Math.ceil(n / (64 * rt.numThreads)));
   rt.run(CHUNK_EW, [3 * index + layout, a, aRuns, b, bRuns, out.data.byteOffset + out.offset * 4, n, per], Math.ceil(n / per));
+  return true;
+}
+
+/** Rows shorter than this stay on the TypeScript loops (one kernel call per row). */
+const MIN_ROW = 64;
+
+/**
+ * An [R, C] job whose output rows are contiguous: each input's rows either run with the output's
+ * (C adjacent elements, any row step: 0 for a row broadcast such as a bias) or hold one value per
+ * row (a column broadcast, such as x - max(x, -1, keepdim)). Inputs outside the memory that are
+ * broadcast (C or R values) are copied into scratch; others must be in the memory.
+ */
+function rows(rt: WasmRuntime, index: number, ins: readonly CpuView[], out: CpuView, R: number, C: number, strides: number[][]): boolean {
+  const so = strides[ins.length];
+  if (so[1] !== 1 || so[0] !== C || C < MIN_ROW || !rt.owns(out.data)) return false;
+  const runs = ins.map((_, i) => strides[i][1]);
+  if (runs.some((r) => r !== 0 && r !== 1) || runs.every((r) => r === 0)) return false;
+  // an input outside the memory is taken only when it is small: a broadcast row or column
+  if (ins.some((v, i) => !rt.owns(v.data) && strides[i][0] !== 0 && runs[i] !== 0)) return false;
+  rt.resetArena();
+  const place = (v: CpuView, i: number): [number, number] => {
+    const [sr, sc] = strides[i];
+    if (rt.owns(v.data)) return [v.data.byteOffset + v.offset * 4, sr * 4];
+    const count = sc === 1 ? C : R; // a broadcast row (sr = 0) or one value per row (sc = 0)
+    const step = sc === 1 ? 1 : sr;
+    const at = rt.alloc(count);
+    const f = rt.f32;
+    for (let j = 0; j < count; j++) f[(at >> 2) + j] = v.data[v.offset + j * step];
+    return [at, sc === 1 ? 0 : 4];
+  };
+  const [a, aStep] = place(ins[0], 0);
+  const [b, bStep] = ins[1] ? place(ins[1], 1) : [a, aStep];
+  const aRuns = runs[0];
+  const bRuns = runs[1] ?? runs[0];
+  const layout = aRuns && bRuns ? 0 : aRuns ? 1 : 2;
+  const per = Math.max(1, Math.ceil(CHUNK / C), Math.ceil(R / (64 * rt.numThreads)));
+  rt.run(CHUNK_EW_ROWS, [3 * index + layout, a, aStep, b, bStep, out.data.byteOffset + out.offset * 4, C, per, R], Math.ceil(R / per));
   return true;
 }

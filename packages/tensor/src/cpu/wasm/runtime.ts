@@ -79,6 +79,18 @@ const CHUNK_SOURCE = `[
     const start = b * a[4];
     k.rsum(a[0] + (r * a[1] + start) * 4, Math.min(a[4], a[2] - start), a[5] + c * 8);
   },
+  // 5: Adam over elements [c*per, min(n, (c+1)*per)). a: g p m v x n per consts flags
+  function (k, a, c) {
+    const at = c * a[6] * 4;
+    k.adam(a[0] + at, a[1] + at, a[2] + at, a[3] + at, a[4] + at, Math.min(a[5] - c * a[6], a[6]), a[7], a[8]);
+  },
+  // 6: elementwise over rows [c*per, min(R, (c+1)*per)) of an [R, C] job: row r of each input
+  // starts rowStep bytes after the previous one (0 for a row broadcast).
+  // a: code a aRowStep b bRowStep o C per R
+  function (k, a, c) {
+    const r1 = Math.min(a[8], (c + 1) * a[7]);
+    for (let r = c * a[7]; r < r1; r++) k.ew(a[0], a[1] + r * a[2], a[3] + r * a[4], a[5] + r * a[6] * 4, a[6]);
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
@@ -86,6 +98,8 @@ export const CHUNK_PACK = 1;
 export const CHUNK_PHILOX = 2;
 export const CHUNK_EW = 3;
 export const CHUNK_RSUM = 4;
+export const CHUNK_ADAM = 5;
+export const CHUNK_EW_ROWS = 6;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -119,7 +133,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
@@ -165,7 +179,17 @@ function canBlock(): boolean {
   }
 }
 
+/**
+ * The default thread count: TESSERA_NUM_THREADS when set (like OMP_NUM_THREADS for PyTorch), else
+ * the machine's cores.
+ */
 const defaultThreads = (): number => {
+  const env = (globalThis as any).process?.env?.TESSERA_NUM_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`TESSERA_NUM_THREADS: expected a positive integer, received '${env}'`);
+    return n;
+  }
   const os = (globalThis as any).process?.getBuiltinModule?.('node:os');
   if (os?.availableParallelism) return os.availableParallelism();
   return Math.max(1, (globalThis as any).navigator?.hardwareConcurrency ?? 1);
@@ -203,7 +227,7 @@ export class WasmRuntime {
   /** SharedArrayBuffer objects of this memory (a new one after each growth). */
   private buffers = new WeakSet<object>();
 
-  constructor() {
+  constructor(threads: number) {
     this.relaxed = relaxedSupported();
     this.module = new WebAssembly.Module(decode(this.relaxed ? KERNELS_RELAXED : KERNELS_SIMD) );
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
@@ -211,7 +235,7 @@ export class WasmRuntime {
     this.ctrl = new Int32Array(this.memory.buffer, 0, CTRL_WORDS);
     this.chunks = new Function(`return ${CHUNK_SOURCE};`)() as ChunkFn[];
     this.blocking = canBlock();
-    this.setThreads(defaultThreads());
+    this.setThreads(threads);
   }
 
   /** Threads that share a kernel's work, this one included. */
@@ -409,8 +433,9 @@ let runtime: WasmRuntime | null | undefined;
 /** The shared runtime, created on first use; null where WebAssembly SIMD or shared memory is unavailable. */
 export function wasmRuntime(): WasmRuntime | null {
   if (runtime === undefined) {
+    const threads = defaultThreads(); // a bad TESSERA_NUM_THREADS throws here, not silently disabling wasm
     try {
-      runtime = typeof SharedArrayBuffer === 'function' && WebAssembly.validate(decode(KERNELS_SIMD) ) ? new WasmRuntime() : null;
+      runtime = typeof SharedArrayBuffer === 'function' && WebAssembly.validate(decode(KERNELS_SIMD) ) ? new WasmRuntime(threads) : null;
     } catch {
       runtime = null;
     }
