@@ -394,6 +394,43 @@ function adam() {
     (call $adam_tail (local.get $g) (local.get $p) (local.get $m) (local.get $v) (local.get $x) (local.get $n) (local.get $k) (local.get $flags)))`;
 }
 
+/**
+ * addruns(src, dst, len, count, srcStride, dstStride, dstStep): for each of `count` runs, adds the
+ * `len` contiguous floats at src into the floats at dst, dst, + dstStep, ... (bytes; 4 is
+ * contiguous, in SIMD); then src and dst move on by their strides (bytes). col2im of
+ * convTranspose2d (src/cpu/wasm/conv.ts): one call per kernel tap and image.
+ */
+function addruns() {
+  return `
+  (func (export "addruns") (param $src i32) (param $dst i32) (param $len i32) (param $count i32)
+      (param $srcStride i32) (param $dstStride i32) (param $dstStep i32)
+    (local $s i32) (local $d i32) (local $n i32)
+    (block $done (loop $run
+      (br_if $done (i32.eqz (local.get $count)))
+      (local.set $s (local.get $src))
+      (local.set $d (local.get $dst))
+      (local.set $n (local.get $len))
+      (if (i32.eq (local.get $dstStep) (i32.const 4)) (then
+        (block $v (loop $l
+          (br_if $v (i32.lt_u (local.get $n) (i32.const 4)))
+          (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $d (i32.add (local.get $d) (i32.const 16)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+          (br $l)))))
+      (block $t (loop $l1
+        (br_if $t (i32.eqz (local.get $n)))
+        (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (local.set $d (i32.add (local.get $d) (local.get $dstStep)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $l1)))
+      (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+      (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+      (br $run))))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -406,6 +443,7 @@ export function wat(fma) {
   ${ew()}
   ${rsum()}
   ${adam()}
+  ${addruns()}
 )`;
 }
 

@@ -147,6 +147,9 @@ describe('cpu WebAssembly kernels', () => {
         { name: 'big kernel with padding 1 (the 3x3 weight gradient)', x: [2, 12, 28, 28], w: [6, 12, 28, 28], opts: { padding: 1 }, bias: true },
         { name: 'big kernel, stride 2, dilation 2, asymmetric padding', x: [2, 4, 23, 21], w: [5, 4, 9, 8], opts: { stride: 2, dilation: 2, padding: [3, 1] }, bias: false },
         { name: 'big kernel, groups 2', x: [3, 6, 14, 15], w: [4, 3, 12, 13], opts: { groups: 2, padding: [2, 1] }, bias: true },
+        // convTranspose2d outputs in the heap: col2im on the WebAssembly kernel (stride, dilation, groups)
+        { name: 'stride 2, dilation 2, groups 2, transposed output in the heap', x: [3, 6, 55, 53], w: [8, 3, 3, 3], opts: { stride: 2, dilation: 2, padding: [2, 1], groups: 2 }, bias: true },
+        { name: 'stride [3, 2], asymmetric kernel, transposed output in the heap', x: [2, 5, 61, 70], w: [4, 5, 4, 3], opts: { stride: [3, 2], padding: [1, 0] }, bias: false },
       ];
       for (const c of convCases) {
         it(`conv2d and convTranspose2d: ${c.name}`, () => {
@@ -169,6 +172,16 @@ describe('cpu WebAssembly kernels', () => {
           T.dispose([x, w, b, y, want, wt, bt, z, wantZ].filter((t): t is Tensor => t !== null));
         });
       }
+
+      it('conv2d with weights read in place (an offset slice) and copied (a transposed view)', () => {
+        setNumThreads(threads);
+        const x = tensor(seeded(4 * 3 * 30 * 31, 26), { shape: [4, 3, 30, 31] });
+        const big = tensor(seeded(12 * 3 * 3 * 3, 27), { shape: [12, 3, 3, 3] });
+        for (const w of [T.narrow(big, 0, 3, 7), T.transpose(big, 2, 3)]) {
+          expectNear(T.conv2d(x, w, null, { padding: 1 }), T.conv2d(ref64(x), ref64(w), null, { padding: 1 }), 1e-5);
+          expectNear(T.conv2d(x, w, null, { groups: 1, stride: 2 }), T.conv2d(ref64(x), ref64(w), null, { stride: 2 }), 1e-5);
+        }
+      });
 
       it('an empty inner dimension gives zeros', () => {
         setNumThreads(threads);
@@ -283,6 +296,8 @@ describe('cpu WebAssembly kernels', () => {
       it('sums of long rows (the reduction kernel) match float64 and give the same bits at 1 and 2 threads', () => {
         const long = tensor(seeded(3 * 70_001, 41), { shape: [3, 70_001] });
         const rows = tensor(seeded(200 * 1500, 42), { shape: [200, 1500] });
+        const nchw = tensor(seeded(9 * 5 * 27 * 29, 43), { shape: [9, 5, 27, 29] });
+        const ncl = tensor(seeded(7 * 11 * 333, 44), { shape: [7, 11, 333] });
         const cases: [string, () => Tensor, () => Tensor][] = [
           ['all of a long tensor', () => T.sum(long), () => T.sum(ref64(long))],
           ['rows spanning several blocks', () => T.sum(long, { dim: 1 }), () => T.sum(ref64(long), { dim: 1 })],
@@ -290,6 +305,8 @@ describe('cpu WebAssembly kernels', () => {
           ['mean over rows', () => T.mean(rows, { dim: 1 }), () => T.mean(ref64(rows), { dim: 1 })],
           ['a narrowed view (row stride > row length)', () => T.sum(T.narrow(rows, 1, 100, 1200), { dim: 1 }), () => T.sum(T.narrow(ref64(rows), 1, 100, 1200), { dim: 1 })],
           ['columns (strided: the loops)', () => T.sum(rows, { dim: 0 }), () => T.sum(ref64(rows), { dim: 0 })],
+          ['over dims [0, 2, 3] of [N, C, H, W] (two strided runs per output)', () => T.sum(nchw, { dim: [0, 2, 3] }), () => T.sum(ref64(nchw), { dim: [0, 2, 3] })],
+          ['over dims [0, 2] of a narrowed [N, C, L]', () => T.sum(T.narrow(ncl, 2, 5, 300), { dim: [0, 2] }), () => T.sum(T.narrow(ref64(ncl), 2, 5, 300), { dim: [0, 2] })],
         ];
         for (const [, got, want] of cases) {
           setNumThreads(1);

@@ -180,20 +180,20 @@ defineGrad('segmentSoftmax', ([g], { args, outputs }) =>
 );
 
 /**
- * spmm(A, B): dB = A^T g, computed as a gather of g's rows by the entries' row ids, weighted by
- * the entries' values and scatter-added to their column ids (duplicate entries add up, as in the
- * forward pass). The sparse values are not a tensor input of the op and get no gradient. The
- * engine saves a copy of A that shares its data, so the caller may dispose A before backward.
+ * spmm(A, B): dB = Aᵀ g, itself an spmm with the transpose (a CSR of Aᵀ built on the device;
+ * duplicate entries add up, as in the forward pass), so it stays one deterministic kernel and is
+ * differentiable again. The sparse values are not a tensor input of the op and get no gradient.
+ * The engine saves a copy of A that shares its data, so the caller may dispose A before backward.
  */
 defineGrad('spmm', ([g], { args }) =>
   T.tidy(() => {
-    const [a, dense] = args as [T.SparseTensor, Tensor];
-    const k = dense.shape[1];
-    const rows = T.select(a.indices, 0, 0);
-    const cols = T.select(a.indices, 0, 1);
-    const nnz = a.nnz;
-    const contrib = T.mul(T.indexSelect(g!, 0, rows), T.unsqueeze(a.values, 1));
-    return [T.scatterAdd(zerosOf(dense.shape, g!), 0, T.expand(T.unsqueeze(cols, 1), [nnz, k]), contrib)];
+    const [a] = args as [T.SparseTensor, Tensor];
+    const at = a.transpose();
+    try {
+      return [T.spmm(at, g!)];
+    } finally {
+      at.dispose();
+    }
   }),
 );
 

@@ -28,7 +28,12 @@ registerCpuKernel('reduce', ([x], [out], { op, rows, cols, split }) => {
   const step = kr ? kStrides[kr - 1] : 0;
   const outerRuns = K / inner;
   // float32 sums of contiguous rows with one row stride: the WebAssembly kernel
-  if (op === 'sum' && kr === 1 && step === 1 && rShape.length <= 1 && wasmRowSums(x, out, M, rShape.length ? rStrides[0] : 0, K)) return;
+  if (op === 'sum' && step === 1 && rShape.length <= 1) {
+    const rowStride = rShape.length ? rStrides[0] : 0;
+    if (kr === 1 && wasmRowSums(x, out, M, rowStride, K)) return;
+    // two reduced dims, the inner one contiguous (a bias gradient over [N, ·, H, W])
+    if (kr === 2 && wasmRowSums(x, out, M, rowStride, inner, kShape[0], kStrides[0])) return;
+  }
   const kIdx = new Int32Array(Math.max(0, kr - 1));
   const rIdx = new Int32Array(rShape.length);
   let base = x.offset;

@@ -1,7 +1,8 @@
 import type { CpuView } from '../backend.js';
 import { coalesceDims } from '../../shape.js';
-import { gemm, gemmRuntime, type Operand } from './gemm.js';
+import { gemm, gemmRuntime, type GemmResult, type Operand } from './gemm.js';
 import { EW_OPS } from './kernels.generated.js';
+import { CHUNK_COL2IM, type WasmRuntime } from './runtime.js';
 
 /** The elementwise kernel's code for a + (one value b). */
 const EW_ADD_SCALAR = 3 * EW_OPS.indexOf('add') + 1;
@@ -18,11 +19,35 @@ const EW_ADD_SCALAR = 3 * EW_OPS.indexOf('add') + 1;
 /** Largest im2col / col2im matrix built at once (floats): bounds scratch memory on big batches. */
 const MAX_COL_FLOATS = 1 << 24;
 
+/**
+ * A float32 work array in the WebAssembly heap, which gemm then reads in place (no copy into its
+ * arena, no fresh pages to fault in); on the JS heap when the memory cannot grow.
+ */
+function workArray(rt: WasmRuntime, floats: number): { data: Float32Array; release(): void } {
+  const at = rt.heapAlloc(floats * 4);
+  if (at === null) return { data: new Float32Array(floats), release() {} };
+  return { data: rt.f32View(at, floats), release: () => rt.heapFree(at, floats * 4) };
+}
+
 interface ConvParams {
   stride: [number, number];
   padding: [number, number];
   dilation: [number, number];
   groups: number;
+}
+
+/**
+ * Rows [r0, r0 + rows) of a 4-D view with dims 1..3 flattened into columns, as a gemm operand
+ * [rows, cols]: the view itself when each row is contiguous (gemm packs it from where it is, or
+ * copies it in whole), else a dense copy.
+ */
+function rowsOperand(v: CpuView, r0: number, rows: number): Operand {
+  const [, b, c, d] = v.shape;
+  const [s0, s1, s2, s3] = v.strides;
+  if ((s3 === 1 || d === 1) && (s2 === d || c === 1) && (s1 === c * d || b === 1) && s0 >= 0) {
+    return { data: v.data, offset: v.offset + r0 * s0, strides: [0, rows > 1 ? s0 : b * c * d, 1] };
+  }
+  return { data: denseRows(v, r0, rows), offset: 0, strides: [0, b * c * d, 1] };
 }
 
 /** Rows [r0, r0 + rows) x cols of a 4-D view whose dims 1..3 are flattened into columns, as a dense Float32Array. */
@@ -148,12 +173,12 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
   const [xn, xc] = x.strides;
   const Out = out.data;
   const band = Math.max(1, Math.min(N, Math.floor(MAX_COL_FLOATS / (K * P))));
-  const col = new Float32Array(K * band * P);
+  const work = workArray(rt, K * band * P);
+  const col = work.data;
   const geom: Im2colInput = { x, OW, stride: p.stride, padding: p.padding, dilation: p.dilation };
   const windows = KH * KW > P;
   for (let g = 0; g < groups; g++) {
-    const wg = denseRows(w, g * Og, Og);
-    const A: Operand = { data: wg, offset: 0, strides: [0, K, 1] };
+    const A = rowsOperand(w, g * Og, Og);
     for (let n0 = 0; n0 < N; n0 += band) {
       const nb = Math.min(band, N - n0);
       const cols = nb * P;
@@ -195,6 +220,7 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
       }
     }
   }
+  work.release();
   return true;
 }
 
@@ -204,9 +230,6 @@ export function wasmConvTranspose2d(x: CpuView, w: CpuView, bias: CpuView | unde
   const [, Og, KH, KW] = w.shape;
   const [, O, OH, OW] = out.shape;
   const { groups } = p;
-  const [sh, sw] = p.stride;
-  const [ph, pw] = p.padding;
-  const [dh, dw] = p.dilation;
   const Cg = C / groups;
   const R = Og * KH * KW;
   const HW = H * W;
@@ -223,54 +246,84 @@ export function wasmConvTranspose2d(x: CpuView, w: CpuView, bias: CpuView | unde
       Out.fill(bias ? bias.data[bias.offset + o * bias.strides[0]] : 0, at, at + planeOut);
     }
   }
+  // Input planes contiguous in the heap: one gemm per image (batched), reading them in place.
+  const inPlace = rt.owns(X) && xw === 1 && xh === W;
   const band = Math.max(1, Math.min(N, Math.floor(MAX_COL_FLOATS / (Math.max(Cg, R) * HW))));
-  const xg = new Float32Array(Cg * band * HW);
+  const work = inPlace ? null : workArray(rt, Cg * band * HW);
   for (let g = 0; g < groups; g++) {
     // W[c, (o, ky, kx)] for c in the group, read transposed: row (o, ky, kx), column c.
     const wg = denseRows(w, g * Cg, Cg);
     const A: Operand = { data: wg, offset: 0, strides: [0, 1, R] };
     for (let n0 = 0; n0 < N; n0 += band) {
       const nb = Math.min(band, N - n0);
-      const cols = nb * HW;
-      let t = 0;
-      for (let c = 0; c < Cg; c++) {
-        for (let n = n0; n < n0 + nb; n++) {
-          const plane = x.offset + n * xn + (g * Cg + c) * xc;
-          if (xw === 1 && xh === W) {
-            xg.set((X as Float32Array).subarray(plane, plane + HW), t);
-            t += HW;
-            continue;
-          }
-          for (let iy = 0; iy < H; iy++) {
-            const row = plane + iy * xh;
-            for (let ix = 0; ix < W; ix++) xg[t++] = X[row + ix * xw];
+      let r: GemmResult;
+      /** Floats between the results of consecutive images. */
+      let fImage: number;
+      if (inPlace) {
+        r = gemm(rt, A, { data: X, offset: x.offset + n0 * xn + g * Cg * xc, strides: [xn, xc, 1] }, nb, R, HW, Cg);
+        fImage = r.batchStride;
+      } else {
+        const xg = work!.data;
+        let t = 0;
+        for (let c = 0; c < Cg; c++) {
+          for (let n = n0; n < n0 + nb; n++) {
+            const plane = x.offset + n * xn + (g * Cg + c) * xc;
+            for (let iy = 0; iy < H; iy++) {
+              const row = plane + iy * xh;
+              if (xw === 1) {
+                xg.set((X as Float32Array).subarray(row, row + W), t);
+                t += W;
+              } else for (let ix = 0; ix < W; ix++) xg[t++] = X[row + ix * xw];
+            }
           }
         }
+        r = gemm(rt, A, { data: xg, offset: 0, strides: [0, nb * HW, 1] }, 1, R, nb * HW, Cg);
+        fImage = HW;
       }
-      const r = gemm(rt, A, { data: xg, offset: 0, strides: [0, cols, 1] }, 1, R, cols, Cg);
-      const F = r.f32;
-      // col2im: row (o, ky, kx) of image n adds into out[n, g*Og + o, iy*sh - ph + ky*dh, ix*sw - pw + kx*dw].
-      for (let o = 0; o < Og; o++) {
-        for (let ky = 0; ky < KH; ky++) {
-          for (let kx = 0; kx < KW; kx++) {
-            const rowBase = r.base + ((o * KH + ky) * KW + kx) * r.ld;
-            const shiftX = kx * dw - pw;
-            const ixLo = Math.max(0, Math.ceil(-shiftX / sw));
-            const ixHi = Math.min(W, Math.floor((OW - 1 - shiftX) / sw) + 1);
-            for (let n = 0; n < nb; n++) {
-              const outPlane = out.offset + ((n0 + n) * O + g * Og + o) * planeOut;
-              for (let iy = 0; iy < H; iy++) {
-                const oy = iy * sh - ph + ky * dh;
-                if (oy < 0 || oy >= OH) continue;
-                const dst = outPlane + oy * OW + shiftX;
-                const src = rowBase + n * HW + iy * W;
-                for (let ix = ixLo; ix < ixHi; ix++) Out[dst + ix * sw] += F[src + ix];
-              }
-            }
+      col2im(rt, r, fImage, out, n0, nb, g * Og, { Og, KH, KW, H, W, OH, OW }, p);
+    }
+  }
+  work?.release();
+  return true;
+}
+
+/**
+ * col2im: row (o, ky, kx) of image n's gemm result adds into out[n, ch0 + o, iy*sh - ph + ky*dh,
+ * ix*sw - pw + kx*dw]. On the WebAssembly kernel, one chunk per image (images write disjoint
+ * planes), when the output lives in the heap; else the loops.
+ */
+function col2im(rt: WasmRuntime, r: GemmResult, fImage: number, out: CpuView, n0: number, nb: number, ch0: number, d: { Og: number; KH: number; KW: number; H: number; W: number; OH: number; OW: number }, p: ConvParams): void {
+  const { Og, KH, KW, H, W, OH, OW } = d;
+  const [sh, sw] = p.stride;
+  const [ph, pw] = p.padding;
+  const [dh, dw] = p.dilation;
+  const O = out.shape[1];
+  const Out = out.data;
+  const planeOut = OH * OW;
+  if (rt.owns(Out)) {
+    const outAt = Out.byteOffset + (out.offset + n0 * O * planeOut) * 4;
+    rt.run(CHUNK_COL2IM, [r.base * 4, r.ld, Og, KH, KW, dh, dw, sh, sw, ph, pw, H, W, OH, OW, outAt, O * planeOut, ch0, fImage], nb);
+    return;
+  }
+  const F = r.f32;
+  for (let o = 0; o < Og; o++) {
+    for (let ky = 0; ky < KH; ky++) {
+      for (let kx = 0; kx < KW; kx++) {
+        const rowBase = r.base + ((o * KH + ky) * KW + kx) * r.ld;
+        const shiftX = kx * dw - pw;
+        const ixLo = Math.max(0, Math.ceil(-shiftX / sw));
+        const ixHi = Math.min(W, Math.floor((OW - 1 - shiftX) / sw) + 1);
+        for (let n = 0; n < nb; n++) {
+          const outPlane = out.offset + ((n0 + n) * O + ch0 + o) * planeOut;
+          for (let iy = 0; iy < H; iy++) {
+            const oy = iy * sh - ph + ky * dh;
+            if (oy < 0 || oy >= OH) continue;
+            const dst = outPlane + oy * OW + shiftX;
+            const src = rowBase + n * fImage + iy * W;
+            for (let ix = ixLo; ix < ixHi; ix++) Out[dst + ix * sw] += F[src + ix];
           }
         }
       }
     }
   }
-  return true;
 }

@@ -72,12 +72,15 @@ const CHUNK_SOURCE = `[
     const at = first * 4;
     k.ew(a[0], a[1] + (a[2] ? at : 0), a[3] + (a[4] ? at : 0), a[5] + at, Math.min(a[6] - first, a[7]));
   },
-  // 4: float64 partial sums of row blocks: chunk c = (row r, block b). a: x rowStride K blocks block partials
+  // 4: float64 partial sums of row blocks: chunk c = (row q, block b); row q = r * runs + j starts
+  // at element r * rowStride + j * runStride. a: x rowStride K blocks block partials runs runStride
   function (k, a, c) {
-    const r = Math.floor(c / a[3]);
-    const b = c - r * a[3];
+    const q = Math.floor(c / a[3]);
+    const b = c - q * a[3];
+    const r = Math.floor(q / a[6]);
+    const j = q - r * a[6];
     const start = b * a[4];
-    k.rsum(a[0] + (r * a[1] + start) * 4, Math.min(a[4], a[2] - start), a[5] + c * 8);
+    k.rsum(a[0] + (r * a[1] + j * a[7] + start) * 4, Math.min(a[4], a[2] - start), a[5] + c * 8);
   },
   // 5: Adam over elements [c*per, min(n, (c+1)*per)). a: g p m v x n per consts flags
   function (k, a, c) {
@@ -91,6 +94,24 @@ const CHUNK_SOURCE = `[
     const r1 = Math.min(a[8], (c + 1) * a[7]);
     for (let r = c * a[7]; r < r1; r++) k.ew(a[0], a[1] + r * a[2], a[3] + r * a[4], a[5] + r * a[6] * 4, a[6]);
   },
+  // 7: col2im of image c (convTranspose2d): every row (o, ky, kx) of its gemm result added into the
+  // output pixels it lands on. a: F ld Og KH KW dh dw sh sw ph pw H W OH OW out outImage outChannel0 fImage
+  // (F, out: byte addresses; ld, outImage, fImage: floats)
+  function (k, a, c) {
+    for (let o = 0; o < a[2]; o++) for (let ky = 0; ky < a[3]; ky++) for (let kx = 0; kx < a[4]; kx++) {
+      const shiftY = ky * a[5] - a[9];
+      const shiftX = kx * a[6] - a[10];
+      const ixLo = Math.max(0, Math.ceil(-shiftX / a[8]));
+      const ixHi = Math.min(a[12], Math.floor((a[14] - 1 - shiftX) / a[8]) + 1);
+      const iyLo = Math.max(0, Math.ceil(-shiftY / a[7]));
+      const iyHi = Math.min(a[11], Math.floor((a[13] - 1 - shiftY) / a[7]) + 1);
+      if (ixHi <= ixLo || iyHi <= iyLo) continue;
+      const row = (o * a[3] + ky) * a[4] + kx;
+      const src = a[0] + (c * a[18] + row * a[1] + iyLo * a[12] + ixLo) * 4;
+      const dst = a[15] + (c * a[16] + (a[17] + o) * a[13] * a[14] + (iyLo * a[7] + shiftY) * a[14] + ixLo * a[8] + shiftX) * 4;
+      k.addruns(src, dst, ixHi - ixLo, iyHi - iyLo, a[12] * 4, a[7] * a[14] * 4, a[8] * 4);
+    }
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
@@ -100,6 +121,7 @@ export const CHUNK_EW = 3;
 export const CHUNK_RSUM = 4;
 export const CHUNK_ADAM = 5;
 export const CHUNK_EW_ROWS = 6;
+export const CHUNK_COL2IM = 7;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -133,7 +155,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
