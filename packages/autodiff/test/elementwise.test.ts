@@ -72,6 +72,8 @@ const cases: Case[] = [
   { name: 'clamp (crossed bounds)', f: (x, lo, hi) => T.clamp(x, lo, hi), inputs: () => [f64([-0.9, 0.3, 1.2], [3]), f64([0.5, 0.5, 0.5], [3]), f64([0.1, 0.1, 0.1], [3])] },
   { name: 'cast (float64 to float64)', f: (x) => T.cast(x, 'float64'), inputs: x23 },
   { name: 'add (broadcast)', f: T.add, inputs: () => [uniform([2, 3], 6), uniform([3], 7)] },
+  // relu's own gradient op: linear in the gradient, constant in the (kink-free) input
+  { name: 'reluBackward (broadcast input)', f: T.reluBackward, inputs: () => [uniform([2, 3], 8), f64([-0.7, 0.4, 1.1], [3])] },
   { name: 'add (number)', f: (x) => T.add(2, x), inputs: x23 },
   { name: 'sub (broadcast)', f: T.sub, inputs: () => [uniform([2, 1], 6), uniform([2, 3], 7)] },
   { name: 'sub (number first)', f: (x) => T.sub(1.5, x), inputs: x23 },

@@ -258,6 +258,8 @@ export const EW_OPS = [
   ['abs', (a) => `(f32x4.abs ${a})`, (a) => `(f32.abs ${a})`],
   ['sqrt', (a) => `(f32x4.sqrt ${a})`, (a) => `(f32.sqrt ${a})`],
   ['copy', (a) => a, (a) => a],
+  // +0 where b <= 0, else a (a NaN b passes a); the mask keeps a's bits
+  ['reluBackward', (a, b) => `(v128.andnot ${a} (f32x4.le ${b} (v128.const f32x4 0 0 0 0)))`, (a, b) => `(select (f32.const 0) ${a} (f32.le ${b} (f32.const 0)))`],
 ];
 
 /**
@@ -431,6 +433,51 @@ function addruns() {
       (br $run))))`;
 }
 
+/**
+ * csum(x, rs, K, n, out): float64 sums down n <= 8 adjacent columns of K rows (rows rs bytes
+ * apart), written as n float64s at out. Each column adds its rows in order, one float64 partial per
+ * column, so the sums equal a plain loop's and do not depend on the thread count.
+ */
+function csum() {
+  const hi = (v) => `(i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v})`;
+  return `
+  (func (export "csum") (param $x i32) (param $rs i32) (param $K i32) (param $n i32) (param $out i32)
+    (local $v v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $k i32) (local $p i32) (local $t f64) (local $c i32)
+    (if (i32.eq (local.get $n) (i32.const 8)) (then
+      (local.set $p (local.get $x))
+      (local.set $k (local.get $K))
+      (block $d (loop $l
+        (br_if $d (i32.eqz (local.get $k)))
+        (local.set $v (v128.load (local.get $p)))
+        (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $v))))
+        (local.set $s1 (f64x2.add (local.get $s1) (f64x2.promote_low_f32x4 ${hi('(local.get $v)')})))
+        (local.set $v (v128.load offset=16 (local.get $p)))
+        (local.set $s2 (f64x2.add (local.get $s2) (f64x2.promote_low_f32x4 (local.get $v))))
+        (local.set $s3 (f64x2.add (local.get $s3) (f64x2.promote_low_f32x4 ${hi('(local.get $v)')})))
+        (local.set $p (i32.add (local.get $p) (local.get $rs)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $l)))
+      (v128.store (local.get $out) (local.get $s0))
+      (v128.store offset=16 (local.get $out) (local.get $s1))
+      (v128.store offset=32 (local.get $out) (local.get $s2))
+      (v128.store offset=48 (local.get $out) (local.get $s3))
+      (return)))
+    (block $cd (loop $cl
+      (br_if $cd (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $t (f64.const 0))
+      (local.set $p (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))
+      (local.set $k (local.get $K))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.eqz (local.get $k)))
+        (local.set $t (f64.add (local.get $t) (f64.promote_f32 (f32.load (local.get $p)))))
+        (local.set $p (i32.add (local.get $p) (local.get $rs)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $l1)))
+      (f64.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 3))) (local.get $t))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cl))))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -444,6 +491,7 @@ export function wat(fma) {
   ${rsum()}
   ${adam()}
   ${addruns()}
+  ${csum()}
 )`;
 }
 

@@ -58,6 +58,7 @@ export const atan2 = p('atan2', E.atan2);
 export const remainder = p('remainder', E.remainder);
 export const minimum = p('minimum', E.minimum);
 export const maximum = p('maximum', E.maximum);
+export const reluBackward = p('reluBackward', E.reluBackward);
 export const square = p('square', E.square);
 export const where = p('where', E.where);
 export const maskedFill = p('maskedFill', E.maskedFill);

@@ -43,7 +43,7 @@ export {
   rsqrt, reciprocal, sin, cos, tan, tanh, sigmoid, relu,
   silu, erf, floor, ceil, round, trunc, leakyRelu, elu,
   gelu, softplus, clamp, cast, add, sub, mul, div,
-  pow, atan2, remainder, minimum, maximum, square, where, maskedFill,
+  pow, atan2, remainder, minimum, maximum, reluBackward, square, where, maskedFill,
   contiguous, clone, reshape, view, permute, transpose, expand, broadcastTo,
   broadcastTensors, unsqueeze, squeeze, flatten, unflatten, slice, narrow, select,
   flip, cat, stack, split, chunk, unbind, pad, roll,

@@ -237,6 +237,7 @@ describe('cpu WebAssembly kernels', () => {
         const one = tensor(Float32Array.of(-0.375), { shape: [1] });
         const ops: [string, (x: Tensor, y: Tensor | number) => Tensor][] = [
           ['add', T.add], ['sub', T.sub], ['mul', T.mul], ['div', T.div], ['maximum', T.maximum as never], ['minimum', T.minimum as never],
+          ['reluBackward', T.reluBackward],
         ];
         for (const [name, f] of ops) {
           expectExact(f(a, b), f(ref64(a), ref64(b)));
@@ -275,7 +276,7 @@ describe('cpu WebAssembly kernels', () => {
         const col = tensor(seeded(R, 65), { shape: [R, 1] });
         const colHeap = tensor(seeded(R * 60, 66), { shape: [R, 60] }); // column 7 of it: a strided column in the memory
         const cases: [Tensor, Tensor][] = [];
-        for (const f of [T.add, T.sub, T.mul, T.div, T.maximum as (a: Tensor, b: Tensor) => Tensor]) {
+        for (const f of [T.add, T.sub, T.mul, T.div, T.maximum as (a: Tensor, b: Tensor) => Tensor, T.reluBackward]) {
           cases.push([f(m, bias), f(ref64(m), ref64(bias))]); // a bias: row broadcast
           cases.push([f(bias, m), f(ref64(bias), ref64(m))]);
           cases.push([f(m, col), f(ref64(m), ref64(col))]); // one value per row
@@ -296,6 +297,7 @@ describe('cpu WebAssembly kernels', () => {
       it('sums of long rows (the reduction kernel) match float64 and give the same bits at 1 and 2 threads', () => {
         const long = tensor(seeded(3 * 70_001, 41), { shape: [3, 70_001] });
         const rows = tensor(seeded(200 * 1500, 42), { shape: [200, 1500] });
+        const tall = tensor(seeded(5000 * 64, 45), { shape: [5000, 64] });
         const nchw = tensor(seeded(9 * 5 * 27 * 29, 43), { shape: [9, 5, 27, 29] });
         const ncl = tensor(seeded(7 * 11 * 333, 44), { shape: [7, 11, 333] });
         const cases: [string, () => Tensor, () => Tensor][] = [
@@ -304,7 +306,9 @@ describe('cpu WebAssembly kernels', () => {
           ['many rows', () => T.sum(rows, { dim: -1, keepdim: true }), () => T.sum(ref64(rows), { dim: -1, keepdim: true })],
           ['mean over rows', () => T.mean(rows, { dim: 1 }), () => T.mean(ref64(rows), { dim: 1 })],
           ['a narrowed view (row stride > row length)', () => T.sum(T.narrow(rows, 1, 100, 1200), { dim: 1 }), () => T.sum(T.narrow(ref64(rows), 1, 100, 1200), { dim: 1 })],
-          ['columns (strided: the loops)', () => T.sum(rows, { dim: 0 }), () => T.sum(ref64(rows), { dim: 0 })],
+          ['columns (the column-sum kernel: 8 per chunk and a tail of 4)', () => T.sum(rows, { dim: 0 }), () => T.sum(ref64(rows), { dim: 0 })],
+          ['columns of a narrowed view (row stride > columns), keepdim', () => T.sum(T.narrow(rows, 1, 3, 701), { dim: 0, keepdim: true }), () => T.sum(T.narrow(ref64(rows), 1, 3, 701), { dim: 0, keepdim: true })],
+          ['the mean of 64 columns over 5,000 rows (batch norm)', () => T.mean(tall, { dim: 0 }), () => T.mean(ref64(tall), { dim: 0 })],
           ['over dims [0, 2, 3] of [N, C, H, W] (two strided runs per output)', () => T.sum(nchw, { dim: [0, 2, 3] }), () => T.sum(ref64(nchw), { dim: [0, 2, 3] })],
           ['over dims [0, 2] of a narrowed [N, C, L]', () => T.sum(T.narrow(ncl, 2, 5, 300), { dim: [0, 2] }), () => T.sum(T.narrow(ref64(ncl), 2, 5, 300), { dim: [0, 2] })],
         ];

@@ -65,7 +65,7 @@ unary('cos', (g, x) => T.neg(T.mul(g, T.sin(x))));
 unary('tan', (g, _x, y) => T.mul(g, T.add(T.square(y), 1)));
 unary('tanh', (g, _x, y) => T.mul(g, T.sub(1, T.square(y))));
 unary('sigmoid', (g, _x, y) => T.mul(g, T.mul(y, T.sub(1, y))));
-unary('relu', (g, x) => T.where(T.gt(x, 0), g, 0));
+unary('relu', (g, x) => T.reluBackward(g, x));
 // silu = x s(x): s + x s (1 - s)
 unary('silu', (g, x) => {
   const s = T.sigmoid(x);
@@ -167,6 +167,8 @@ function extremum(op: 'maximum' | 'minimum') {
 }
 extremum('maximum');
 extremum('minimum');
+// reluBackward(g, x) is linear in g with the same mask; x only selects (zero gradient, as relu'' = 0)
+binary('reluBackward', (g, _a, b) => [T.reluBackward(g, b as Tensor), null]);
 
 unary('square', (g, x) => T.mul(g, T.mul(x, 2)));
 

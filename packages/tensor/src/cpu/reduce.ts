@@ -1,7 +1,7 @@
 import { gemm, gemmRuntime, type Operand } from './wasm/gemm.js';
 import { registerCpuKernel } from './backend.js';
 import { coalesceDims } from '../shape.js';
-import { wasmRowSums } from './wasm/reduce.js';
+import { wasmColumnSums, wasmRowSums } from './wasm/reduce.js';
 
 /**
  * Row reductions into M outputs. Sums accumulate in float64. max/min propagate NaN as PyTorch
@@ -33,6 +33,15 @@ registerCpuKernel('reduce', ([x], [out], { op, rows, cols, split }) => {
     if (kr === 1 && wasmRowSums(x, out, M, rowStride, K)) return;
     // two reduced dims, the inner one contiguous (a bias gradient over [N, ·, H, W])
     if (kr === 2 && wasmRowSums(x, out, M, rowStride, inner, kShape[0], kStrides[0])) return;
+  }
+  // sums down columns (reducing a strided dim whose outputs are adjacent: a bias gradient, batch
+  // norm's statistics): whole rows added in order, the same float64 sums as walking each column
+  if (op === 'sum' && kr === 1 && step !== 1 && rShape.length === 1 && rStrides[0] === 1 && M > 1) {
+    if (step >= M && wasmColumnSums(x, out, M, step, K)) return;
+    const acc = new Float64Array(M);
+    for (let k = 0, q = x.offset; k < K; k++, q += step) for (let r = 0; r < M; r++) acc[r] += X[q + r];
+    for (let r = 0; r < M; r++) O[out.offset + r] = acc[r];
+    return;
   }
   const kIdx = new Int32Array(Math.max(0, kr - 1));
   const rIdx = new Int32Array(rShape.length);

@@ -134,6 +134,8 @@ export const atan2 = (a: TensorOrScalar, b: TensorOrScalar) => binary('atan2', a
 export const remainder = (a: TensorOrScalar, b: TensorOrScalar) => binary('remainder', a, b);
 export const minimum = (a: TensorOrScalar, b: TensorOrScalar) => binary('minimum', a, b);
 export const maximum = (a: TensorOrScalar, b: TensorOrScalar) => binary('maximum', a, b);
+/** relu's gradient: 0 where `x <= 0`, else `grad` (PyTorch's `threshold_backward(grad, x, 0)`; a NaN x passes grad). */
+export const reluBackward = (grad: TensorOrScalar, x: TensorOrScalar) => binary('reluBackward', grad, x);
 export const eq = (a: TensorOrScalar, b: TensorOrScalar) => binary('eq', a, b);
 export const ne = (a: TensorOrScalar, b: TensorOrScalar) => binary('ne', a, b);
 export const lt = (a: TensorOrScalar, b: TensorOrScalar) => binary('lt', a, b);

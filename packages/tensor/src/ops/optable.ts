@@ -72,6 +72,8 @@ export const BINARY_OPS = {
   remainder: { kind: 'arith', js: 'remainder_(a, b)', wgsl: 'remainder_(a, b)', jsInt: '(b === 0 ? 0 : a - Math.floor(a / b) * b)', wgslInt: 'select(a - T(floor(f32(a) / f32(b))) * b, T(0), b == T(0))', refuse: ['bool'] },
   minimum: { kind: 'arith', js: '(a !== a || b !== b ? NaN : Math.min(a, b))', wgsl: 'select(min(a, b), a + b, isnan(a) || isnan(b))', jsInt: 'Math.min(a, b)', wgslInt: 'min(a, b)' },
   maximum: { kind: 'arith', js: '(a !== a || b !== b ? NaN : Math.max(a, b))', wgsl: 'select(max(a, b), a + b, isnan(a) || isnan(b))', jsInt: 'Math.max(a, b)', wgslInt: 'max(a, b)' },
+  // relu's gradient: 0 where the input b is <= 0, else the gradient a (PyTorch's threshold_backward(a, b, 0): a NaN input passes a)
+  reluBackward: { kind: 'arith', js: '(b <= 0 ? 0 : a)', wgsl: 'select(a, 0.0, b <= 0.0 && !isnan(b))', wgslInt: 'select(a, T(0), b <= T(0))', refuse: ['bool'] },
   eq: { kind: 'cmp', js: 'a === b', wgsl: 'a == b' },
   // WGSL compilers may assume floats are never NaN, so the float forms test NaN by its bits
   ne: { kind: 'cmp', js: 'a !== b', wgsl: 'a != b || isnan(a) || isnan(b)', wgslInt: 'a != b' },

@@ -1,5 +1,5 @@
 import type { CpuView } from '../backend.js';
-import { CHUNK_RSUM, wasmRuntime } from './runtime.js';
+import { CHUNK_CSUM, CHUNK_RSUM, wasmRuntime } from './runtime.js';
 
 /** Elements per block: a block's float64 partial sum is one chunk of work. */
 const BLOCK = 1 << 16;
@@ -33,5 +33,23 @@ export function wasmRowSums(x: CpuView, out: CpuView, rows: number, rowStride: n
     for (let b = 0; b < per; b++) acc += p[r * per + b];
     O[out.offset + r] = acc;
   }
+  return true;
+}
+
+/**
+ * Sums down M adjacent columns of K rows (row r at x.offset + r * rowStride) of a heap-backed
+ * float32 storage, on the WebAssembly kernel: 8 columns per chunk, each column's rows added in
+ * order in float64 (the same sums as the loops). False when the input is not in the heap.
+ */
+export function wasmColumnSums(x: CpuView, out: CpuView, M: number, rowStride: number, K: number): boolean {
+  if (x.dtype !== 'float32' || M * K < 1 << 14) return false;
+  const rt = wasmRuntime();
+  if (!rt || !rt.owns(x.data)) return false;
+  rt.resetArena();
+  const sums = rt.alloc(2 * M);
+  rt.run(CHUNK_CSUM, [x.data.byteOffset + x.offset * 4, rowStride * 4, K, M, sums], Math.ceil(M / 8));
+  const p = new Float64Array(rt.memory.buffer, sums, M);
+  const O = out.data;
+  for (let r = 0; r < M; r++) O[out.offset + r] = p[r];
   return true;
 }

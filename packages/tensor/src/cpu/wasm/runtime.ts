@@ -112,6 +112,10 @@ const CHUNK_SOURCE = `[
       k.addruns(src, dst, ixHi - ixLo, iyHi - iyLo, a[12] * 4, a[7] * a[14] * 4, a[8] * 4);
     }
   },
+  // 8: column sums of columns [c*8, min(M, c*8 + 8)). a: x rowStride(bytes) K M out(float64s)
+  function (k, a, c) {
+    k.csum(a[0] + c * 32, a[1], a[2], Math.min(8, a[3] - c * 8), a[4] + c * 64);
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
@@ -122,6 +126,7 @@ export const CHUNK_RSUM = 4;
 export const CHUNK_ADAM = 5;
 export const CHUNK_EW_ROWS = 6;
 export const CHUNK_COL2IM = 7;
+export const CHUNK_CSUM = 8;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -155,7 +160,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
