@@ -478,6 +478,49 @@ function csum() {
       (br $cl))))`;
 }
 
+/**
+ * spmm(rp, ci, va, d, ldd, out, k, r0, r1): rows [r0, r1) of out (k floats a row, contiguous) =
+ * the CSR rows (int32 row pointers rp, column ids ci, float32 values va) times the dense rows at
+ * d (ldd bytes apart, columns adjacent). float32 accumulation in entry order, four columns at a
+ * time, plain mul + add (no FMA: the same bits in both builds).
+ */
+function spmm() {
+  const inner = (V, zero, load, splat, store, w) => `
+        (local.set $acc${V} ${zero})
+        (local.set $j (local.get $j0))
+        (block $jd${V} (loop $jl${V}
+          (br_if $jd${V} (i32.ge_u (local.get $j) (local.get $j1)))
+          (local.set $src (i32.add (i32.add (local.get $d) (i32.mul (i32.load (i32.add (local.get $ci) (i32.shl (local.get $j) (i32.const 2)))) (local.get $ldd)))
+            (i32.shl (local.get $c) (i32.const 2))))
+          (local.set $acc${V} (${V === 'v' ? 'f32x4' : 'f32'}.add (local.get $acc${V}) (${V === 'v' ? 'f32x4' : 'f32'}.mul (${splat} (i32.add (local.get $va) (i32.shl (local.get $j) (i32.const 2)))) (${load} (local.get $src)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jl${V})))
+        (${store} (i32.add (local.get $o) (i32.shl (local.get $c) (i32.const 2))) (local.get $acc${V}))
+        (local.set $c (i32.add (local.get $c) (i32.const ${w})))`;
+  return `
+  (func (export "spmm") (param $rp i32) (param $ci i32) (param $va i32) (param $d i32) (param $ldd i32) (param $out i32)
+      (param $k i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $j i32) (local $j0 i32) (local $j1 i32) (local $c i32) (local $o i32) (local $src i32)
+    (local $accv v128) (local $accs f32)
+    (local.set $r (local.get $r0))
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $j0 (i32.load (i32.add (local.get $rp) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $j1 (i32.load offset=4 (i32.add (local.get $rp) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $o (i32.add (local.get $out) (i32.shl (i32.mul (local.get $r) (local.get $k)) (i32.const 2))))
+      (local.set $c (i32.const 0))
+      (block $vd (loop $vl
+        (br_if $vd (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $k)))
+        ${inner('v', '(v128.const f32x4 0 0 0 0)', 'v128.load', 'v128.load32_splat', 'v128.store', 4)}
+        (br $vl)))
+      (block $sd (loop $sl
+        (br_if $sd (i32.ge_u (local.get $c) (local.get $k)))
+        ${inner('s', '(f32.const 0)', 'f32.load', 'f32.load', 'f32.store', 1)}
+        (br $sl)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl))))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -492,6 +535,7 @@ export function wat(fma) {
   ${adam()}
   ${addruns()}
   ${csum()}
+  ${spmm()}
 )`;
 }
 

@@ -294,6 +294,35 @@ describe('cpu WebAssembly kernels', () => {
         for (const [got, want] of cases) expectExact(got, want);
       });
 
+      it('spmm (the CSR kernel): duplicates, empty rows, k with and without a tail, strided dense rows; same bits at 1 and 2 threads', () => {
+        const n = 3001;
+        const m = 2503;
+        const nnz = 20_011;
+        // rows drawn from the first 2/3 only: the last third of the rows is empty
+        const rows = Int32Array.from(seeded(nnz, 71), (v) => Math.floor(((v + 1) / 3) * n) % n);
+        const cols = Int32Array.from(seeded(nnz, 72), (v) => Math.floor(((v + 1) / 2) * m) % m);
+        rows.set(rows.subarray(0, 50), 100); cols.set(cols.subarray(0, 50), 100); // repeated coordinates
+        const idx = new Int32Array(2 * nnz);
+        idx.set(rows);
+        idx.set(cols, nnz);
+        const vals = seeded(nnz, 73);
+        const a = T.sparseCooTensor(tensor(idx, { dtype: 'int32', shape: [2, nnz] }), tensor(vals, { shape: [nnz] }), [n, m]);
+        const a64 = T.sparseCooTensor(tensor(idx, { dtype: 'int32', shape: [2, nnz] }), tensor(Float64Array.from(vals), { dtype: 'float64', shape: [nnz] }), [n, m]);
+        const wide = tensor(seeded(m * 40, 74), { shape: [m, 40] });
+        for (const d of [tensor(seeded(m * 19, 75), { shape: [m, 19] }), tensor(seeded(m * 3, 76), { shape: [m, 3] }), T.narrow(wide, 1, 5, 24)]) {
+          setNumThreads(1);
+          const one = T.spmm(a, d);
+          setNumThreads(threads);
+          const many = T.spmm(a, d);
+          expectNear(many, T.spmm(a64, ref64(d)), 1e-5);
+          expect(Array.from(many.dataSync())).toEqual(Array.from(one.dataSync()));
+          const lastRows = many.dataSync().subarray(Math.ceil((2 * n) / 3 + 2) * d.shape[1]);
+          expect(lastRows.every((v) => v === 0)).toBe(true);
+        }
+        a.dispose();
+        a64.dispose();
+      });
+
       it('sums of long rows (the reduction kernel) match float64 and give the same bits at 1 and 2 threads', () => {
         const long = tensor(seeded(3 * 70_001, 41), { shape: [3, 70_001] });
         const rows = tensor(seeded(200 * 1500, 42), { shape: [200, 1500] });

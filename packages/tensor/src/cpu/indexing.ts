@@ -1,5 +1,6 @@
 import { numel } from '../shape.js';
 import { registerCpuKernel } from './backend.js';
+import { wasmSpmm } from './wasm/sparse.js';
 
 /**
  * Indexing, scatter, segment and sparse kernels as plain loops. Index ranges are checked by the
@@ -207,6 +208,7 @@ registerCpuKernel('groupByKey', ([keys], [offsets, perm], { numKeys }) => {
 
 /** out[r, c] = sum over the nonzeros j of row r of values[j] * dense[col[j], c], in CSR order. */
 registerCpuKernel('csrSpmm', ([rowPtr, colIdx, vals, dense], [out], { rows, cols }) => {
+  if (wasmSpmm(rowPtr, colIdx, vals, dense, out, rows as number, cols as number)) return;
   const RP = rowPtr.data;
   const CI = colIdx.data;
   const VA = vals.data;

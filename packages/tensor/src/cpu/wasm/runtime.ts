@@ -116,6 +116,11 @@ const CHUNK_SOURCE = `[
   function (k, a, c) {
     k.csum(a[0] + c * 32, a[1], a[2], Math.min(8, a[3] - c * 8), a[4] + c * 64);
   },
+  // 9: CSR spmm of rows [c*per, min(n, (c+1)*per)). a: rp ci va d ldd(bytes) out k per n
+  function (k, a, c) {
+    const r0 = c * a[7];
+    k.spmm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], r0, Math.min(a[8], r0 + a[7]));
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
@@ -127,6 +132,7 @@ export const CHUNK_ADAM = 5;
 export const CHUNK_EW_ROWS = 6;
 export const CHUNK_COL2IM = 7;
 export const CHUNK_CSUM = 8;
+export const CHUNK_SPMM = 9;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -160,7 +166,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
