@@ -8,11 +8,13 @@ import { KARATE_FLOOR, runKarate } from '../src/graph/karate.js';
 /**
  * The graph reproductions in a reduced run (cpu, real Cora, public split, seeds 0 and 1).
  * The runner throws if T.memory() after any epoch exceeds its value after epoch 1; checked here too.
- * Budget: the cpu backend needs ≈ 0.35 s per GCN epoch and ≈ 1.6 s per GAT epoch on this machine,
- * so GCN runs 100 of its 200 epochs and GAT 30 of its ≤ 1,000 (see the floors below).
+ * Budget: the cpu backend needs ≈ 0.1 s per GCN epoch and ≈ 0.2 s per GAT epoch on this machine,
+ * so GCN runs 100 of its 200 epochs and GAT 400 of its ≤ 1,000 (the 10-seed run's best-validation
+ * epochs of seeds 0 and 1 are 183 and 372, both 82.80 %), each against the paper's floor.
  */
-/** GAT after 30 of its epochs: 79.45 ± 0.49 % measured (seeds 0, 1); the paper floor (81.5) needs the full run. */
-const GAT_FLOOR = 78.0;
+/** GAT: the paper's 83.0 − 1.5. */
+const GAT_FLOOR = 81.5;
+const GAT_EPOCHS = 400;
 const BASE = { dataset: 'Cora' as const, seeds: 2, device: 'cpu' as const, progress: false };
 
 function expectFlat(r: NodeRunResult) {
@@ -34,11 +36,11 @@ describe('graph reproductions (reduced, Cora, 2 seeds)', () => {
     expectFlat(r);
   });
 
-  it(`GAT: mean test accuracy ≥ ${GAT_FLOOR} % after 30 epochs (below the paper floor 81.5, which needs the full run)`, async () => {
-    const r = await runNodeClassification(GAT_SPEC, { ...BASE, epochs: 30 });
+  it(`GAT: mean test accuracy ≥ ${GAT_FLOOR} % (paper 83.0 − 1.5) within ${GAT_EPOCHS} epochs`, async () => {
+    const r = await runNodeClassification(GAT_SPEC, { ...BASE, epochs: GAT_EPOCHS });
     expect(r.meanAccuracy).toBeGreaterThanOrEqual(GAT_FLOOR);
     expectFlat(r);
-  }, 300_000);
+  }, 600_000);
 
   it(`karate club: GCN classifies the 32 unlabelled members with ≥ ${KARATE_FLOOR} % accuracy`, async () => {
     const r = await runKarate({ seeds: 2, progress: false });

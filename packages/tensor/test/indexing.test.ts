@@ -3,6 +3,7 @@ import {
   gather, indexSelect, memory, scatter, scatterAdd, scatterReduce, segmentMax, segmentMean, segmentMin, segmentSoftmax, segmentSum, segmentSumCsr,
   sync, tensor, tidy, transpose, zeros, type DeviceName, type ScatterReduceOp, type Tensor,
 } from '../src/index.js';
+import * as T from '../src/index.js';
 import { expectClose, forEachBackend, fromFixture, loadFixture, seeded, type FixtureCase } from './helpers.js';
 
 /** it() with the body in an async tidy: the tensors a test creates are freed when it ends, so memory checks see no garbage. */
@@ -125,6 +126,25 @@ forEachBackend('indexing', (device) => {
     const a = await scatterAdd(x, 0, idx, src).data();
     const b = await scatterAdd(x, 0, idx, src).data();
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+  });
+
+  itTidy('scatterAdd of rows by an index expanded over trailing dims (rank 3, contiguous and permuted src, int32)', async () => {
+    const E = 37;
+    const N = 9;
+    const ids = Array.from(seeded(E, 81), (v) => Math.floor(((v + 1) / 2) * N) % N);
+    const index = T.expand(T.reshape(tensor(ids, { dtype: 'int32', device }), [E, 1, 1]), [E, 3, 2]);
+    const vals = Array.from(seeded(E * 6, 82), (v) => Math.round(v * 8));
+    for (const dtype of ['float32', 'int32'] as const) {
+      const x = tensor(Array.from(seeded(N * 6, 83), (v) => Math.round(v * 8)), { dtype, device, shape: [N, 3, 2] });
+      const xs = Array.from(await x.data());
+      const srcs = [tensor(vals, { dtype, device, shape: [E, 3, 2] }), T.permute(tensor(vals, { dtype, device, shape: [E, 2, 3] }), [0, 2, 1])];
+      for (const src of srcs) {
+        const sv = Array.from(await src.contiguous().data());
+        const want = [...xs];
+        for (let e = 0; e < E; e++) for (let j = 0; j < 6; j++) want[ids[e] * 6 + j] += sv[e * 6 + j];
+        await expectClose(scatterAdd(x, 0, index, src), want, { dtype, atol: 0, rtol: 0, shape: [N, 3, 2] });
+      }
+    }
   });
 
   itTidy('matches a float64 reference on a Cora-sized graph (2,708 nodes, 10,556 edges, 16 features)', async () => {

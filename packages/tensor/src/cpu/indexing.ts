@@ -1,5 +1,5 @@
 import { numel } from '../shape.js';
-import { registerCpuKernel } from './backend.js';
+import { registerCpuKernel, type CpuView } from './backend.js';
 import { wasmSpmm } from './wasm/sparse.js';
 
 /**
@@ -73,6 +73,40 @@ registerCpuKernel('gather', ([x, index], [out], { dim }) => {
   });
 });
 
+/** Whether `strides` are the row-major strides of `shape` (size-1 dims ignored). */
+const rowMajor = (shape: readonly number[], strides: readonly number[]): boolean => {
+  for (let d = shape.length - 1, acc = 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== acc) return false;
+    acc *= shape[d];
+  }
+  return true;
+};
+
+/**
+ * scatterAdd along dim 0 with an index constant across each row (a [E, 1, ...] index expanded:
+ * message passing's aggregation and the gradient of indexSelect): whole rows of src added into
+ * rows of out, in the same order and with the same roundings as the general loop. False when the
+ * layout does not apply.
+ */
+function scatterAddRows(index: CpuView, src: CpuView, out: CpuView): boolean {
+  const rank = index.shape.length;
+  if (rank < 2) return false;
+  for (let d = 1; d < rank; d++) if (index.strides[d] !== 0 || index.shape[d] !== out.shape[d]) return false;
+  const inner = index.shape.slice(1);
+  if (!rowMajor(inner, src.strides.slice(1))) return false;
+  const F = numel(inner);
+  const O = out.data;
+  const I = index.data;
+  const S = src.data;
+  const E = index.shape[0];
+  for (let e = 0; e < E; e++) {
+    const o = out.offset + I[index.offset + e * index.strides[0]] * F;
+    const q = src.offset + e * src.strides[0];
+    for (let j = 0; j < F; j++) O[o + j] += S[q + j];
+  }
+  return true;
+}
+
 type Combine = (acc: number, v: number) => number;
 const COMBINE: Record<string, Combine> = {
   sum: (a, v) => a + v,
@@ -92,6 +126,7 @@ registerCpuKernel('scatterReduce', ([index, src], [out], { dim, reduce, includeS
   const O = out.data;
   const I = index.data;
   const S = src.data;
+  if (reduce === 'sum' && includeSelf && dim === 0 && scatterAddRows(index, src, out)) return;
   const combine = COMBINE[reduce as string];
   const outStrides = new Int32Array(out.shape.length);
   for (let d = out.shape.length - 1, acc = 1; d >= 0; d--) {
