@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tessera/tensor';
 import type { Tensor } from '@tessera/tensor';
-import { backward, gradcheck, gradgradcheck } from '../src/index.js';
+import { backward, detach, gradcheck, gradgradcheck } from '../src/index.js';
 import { BACKENDS, expectGradsMatchAcrossDevices, forEachBackend, randnWeights, useDevices } from './helpers.js';
 
 useDevices();
@@ -26,6 +26,7 @@ const shapes = (...s: number[][]) => () => s.map(rnd);
 // (and so that decompositions are checked through sign-invariant functions of their vectors).
 const cases: Case[] = [
   ['matmul 2-d', (a, b) => sq(T.matmul(a, b)), shapes([2, 3], [3, 4])],
+  ['matmul 2-d @ a transposed matrix (Linear)', (a, w) => sq(T.matmul(a, T.transpose(w, 0, 1))), shapes([2, 3], [4, 3])],
   ['matmul 1-d @ 2-d', (a, b) => sq(T.matmul(a, b)), shapes([3], [3, 2])],
   ['matmul 2-d @ 1-d', (a, b) => sq(T.matmul(a, b)), shapes([2, 3], [3])],
   ['matmul 1-d @ 1-d', (a, b) => sq(T.matmul(a, b)), shapes([3], [3])],
@@ -98,6 +99,18 @@ describe('matmul and linear algebra rules', () => {
       T.dispose(xs);
     });
   }
+
+  it('gives the matrix behind a transposed operand (x @ Wᵀ) a contiguous gradient', () => {
+    const [x, w] = shapes([5, 3], [4, 3])();
+    const wl = detach(w).requiresGrad_();
+    backward(T.sum(T.matmul(x, T.transpose(wl, 0, 1))));
+    expect(wl.grad!.isContiguous()).toBe(true);
+    // d/dW of sum(x Wᵀ) = 1ᵀ x for every row of W
+    const colSums = T.sum(x, { dim: 0 }).dataSync();
+    const g = wl.grad!.dataSync();
+    for (let o = 0; o < 4; o++) for (let i = 0; i < 3; i++) expect(g[o * 3 + i]).toBeCloseTo(colSums[i], 12);
+    T.dispose([x, w, wl]);
+  });
 
   it('gives the symmetric cholesky gradient, as PyTorch', () => {
     // torch.linalg.cholesky(A).sum().backward() for A = [[4, 2], [2, 3]] gives this A.grad.

@@ -35,9 +35,15 @@ function matmulRule(grads: readonly (Tensor | null)[], { inputs, needs }: { inpu
     const trailing = (a.rank > 1 ? 1 : 0) + (b.rank > 1 ? 1 : 0);
     const G = T.reshape(g, [...g.shape.slice(0, g.rank - trailing), A.shape[A.rank - 2], B.shape[B.rank - 1]]);
     const back = (d: Tensor, M: Tensor, x: Tensor) => T.reshape(sumToShape(d, M.shape), x.shape);
-    return [needs[0] ? back(T.matmul(G, mT(B)), A, a) : null, needs[1] ? back(T.matmul(mT(A), G), B, b) : null];
+    // B a transposed view of a matrix (Linear's x @ Wᵀ): its gradient is computed as (Gᵀ A)ᵀ, so
+    // that the matrix it came from gets a contiguous gradient (optimizers update it in place).
+    const gradB = () => (a.rank === 2 && b.rank === 2 && isTransposed(b) ? mT(T.matmul(mT(G), A)) : back(T.matmul(mT(A), G), B, b));
+    return [needs[0] ? back(T.matmul(G, mT(B)), A, a) : null, needs[1] ? gradB() : null];
   });
 }
+
+/** A 2-d view with unit stride down its rows (the transpose of a row-major matrix). */
+const isTransposed = (x: Tensor): boolean => x.strides[0] === 1 && x.strides[1] !== 1 && x.shape[0] > 1 && x.shape[1] > 1;
 for (const op of ['matmul', 'mm', 'bmm', 'dot']) defineGrad(op, matmulRule);
 
 defineGrad('outer', ([g], { inputs, needs }) =>
