@@ -184,29 +184,77 @@ ${MAIN}
 }`;
 
 /**
- * Stable placement: a single invocation walks the contributions in order, so equal keys keep their
- * original order (this serial pass is O(n); everything around it is parallel). Unplaced tail
- * entries (invalid keys) get ${INVALID}.
+ * Placement, in parallel: each contribution takes a slot of its key's range with an atomic
+ * increment of the key's cursor (C holds the exclusive offsets), writing its element index there.
+ * The order inside a range is then arbitrary; SORT_SEGMENTS puts it back.
  */
 const PLACE = `
 @group(0) @binding(0) var<storage, read> K: array<u32>;
-@group(0) @binding(1) var<storage, read> P: array<u32>;
-@group(0) @binding(2) var<storage, read_write> C: array<u32>;
+@group(0) @binding(1) var<storage, read_write> C: array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read_write> T: array<u32>;
+@group(0) @binding(3) var<storage, read> M: array<u32>;
+${MAIN}
+  if (i >= M[0]) { return; }
+  let k = K[i];
+  if (k == ${INVALID}u) { return; }
+  T[atomicAdd(&C[k], 1u)] = i;
+}`;
+
+/**
+ * Stable order, in parallel: invocation k < numKeys heap-sorts its key's element indices (so equal
+ * keys keep their original order: the same grouping on every run and device; insertion sort up to
+ * 16 contributions, heap sort, O(d log d), beyond) and writes their payloads; invocations numKeys + j mark the unplaced tail
+ * (invalid keys) with ${INVALID}.
+ */
+const SORT_SEGMENTS = `
+@group(0) @binding(0) var<storage, read> O: array<u32>;
+@group(0) @binding(1) var<storage, read_write> T: array<u32>;
+@group(0) @binding(2) var<storage, read> P: array<u32>;
 @group(0) @binding(3) var<storage, read_write> R: array<u32>;
 @group(0) @binding(4) var<storage, read> M: array<u32>;
-${MAIN}
-  if (i != 0u) { return; }
-  let n = M[0];
-  var placed = 0u;
-  for (var p = 0u; p < n; p++) {
-    let k = K[p];
-    if (k == ${INVALID}u) { continue; }
-    let pos = C[k];
-    C[k] = pos + 1u;
-    R[pos] = P[p];
-    placed++;
+fn sift(b: u32, start: u32, end: u32) {
+  var root = start;
+  loop {
+    let child = 2u * root + 1u;
+    if (child >= end) { break; }
+    var top = root;
+    if (T[b + top] < T[b + child]) { top = child; }
+    if (child + 1u < end && T[b + top] < T[b + child + 1u]) { top = child + 1u; }
+    if (top == root) { break; }
+    let t = T[b + root];
+    T[b + root] = T[b + top];
+    T[b + top] = t;
+    root = top;
   }
-  for (var j = placed; j < n; j++) { R[j] = ${INVALID}u; }
+}
+${MAIN}
+  let numKeys = M[0];
+  let n = M[1];
+  if (i >= numKeys) {
+    let j = i - numKeys;
+    if (j < n && j >= O[numKeys]) { R[j] = ${INVALID}u; }
+    return;
+  }
+  let b = O[i];
+  let len = O[i + 1u] - b;
+  if (len <= 16u) {
+    // short ranges (most keys of a graph): insertion sort
+    for (var a = b + 1u; a < b + len; a++) {
+      let v = T[a];
+      var c = a;
+      while (c > b && T[c - 1u] > v) { T[c] = T[c - 1u]; c--; }
+      T[c] = v;
+    }
+  } else {
+    for (var s = len / 2u; s > 0u; s--) { sift(b, s - 1u, len); }
+    for (var e = len - 1u; e > 0u; e--) {
+      let t = T[b];
+      T[b] = T[b + e];
+      T[b + e] = t;
+      sift(b, 0u, e);
+    }
+  }
+  for (var q = b; q < b + len; q++) { R[q] = P[T[q]]; }
 }`;
 
 interface Grouping {
@@ -251,7 +299,9 @@ function group(gpu: WebGPUBackend, temps: Temps, n: number, numKeys: number, wri
   gpu.dispatch({ code: SCAN_BLOCKS, buffers: [counts, offsets, sums], meta: new Uint32Array([numKeys]), threads: blocks });
   gpu.dispatch({ code: SCAN_TOTALS, buffers: [sums], meta: new Uint32Array([blocks]), threads: 1 });
   gpu.dispatch({ code: SCAN_ADD, buffers: [sums, offsets, counts], meta: new Uint32Array([numKeys, blocks]), threads: numKeys + 1 });
-  gpu.dispatch({ code: PLACE, buffers: [keys, payload, counts, perm], meta: new Uint32Array([n]), threads: 1 });
+  const order = temps.take(n);
+  gpu.dispatch({ code: PLACE, buffers: [keys, counts, order], meta: new Uint32Array([n]), threads: n });
+  gpu.dispatch({ code: SORT_SEGMENTS, buffers: [offsets, order, payload, perm], meta: new Uint32Array([numKeys, n]), threads: numKeys + n });
   return { offsets, perm };
 }
 
