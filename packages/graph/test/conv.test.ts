@@ -300,17 +300,19 @@ forEachBackend('graph convolutions on edge cases', (device) => {
     m.dispose();
   });
 
-  it(device === 'cpu' ? 'edges out of range throw' : 'edges out of range are dropped (webgpu cannot read indices synchronously)', async () => {
+  it(device === 'cpu' ? 'edges out of range throw' : 'edges out of range throw at the next read (webgpu cannot read indices synchronously)', async () => {
     const m = await new GraphConv(4, 3).to(device);
     const { x, edgeIndex } = smallGraph(device, [[0, 1], [1, 2]]);
     const bad = smallGraph(device, [[0, 1, 7, 2], [1, 2, 0, 9]]).edgeIndex;
     if (device === 'cpu') {
       expect(() => m.forward(x, bad)).toThrow(/GraphConv\(4, 3\): edgeIndex\[0\]\[2\] = 7 is out of range for 5 source nodes/);
     } else {
-      const want = m.forward(x, edgeIndex);
       const got = m.forward(x, bad);
-      await expectClose(got, want, tol);
-      T.dispose([want, got]);
+      await expect(got.data()).rejects.toThrow(/index (7|9) is out of range for a dimension of size 5 .*webgpu device/);
+      // the report is cleared: the same layer on a valid graph reads back normally
+      const ok = m.forward(x, edgeIndex);
+      expect((await ok.data()).every(Number.isFinite)).toBe(true);
+      T.dispose([ok, got]);
     }
     T.dispose([x, edgeIndex, bad]);
     m.dispose();

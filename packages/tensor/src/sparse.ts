@@ -4,7 +4,7 @@ import { keep, tidy } from './memory.js';
 import { tensor, zeros } from './ops/creation.js';
 import { add, ge, logicalAnd, lt, mul, where } from './ops/elementwise.js';
 import { indexSelect, scatterAdd, segmentSum } from './ops/indexing.js';
-import { contiguous, flip, reshape, select } from './ops/movement.js';
+import { contiguous, flip, narrow, reshape, select } from './ops/movement.js';
 import { checkTensor, empty, run, sameDevice } from './ops/util.js';
 import { shapeStr } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -27,7 +27,8 @@ const VALUE_DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
  *
  * A SparseTensor owns its two tensors and is outside `tidy` scopes: free it with `dispose()` (or
  * `using`). Entries with out-of-range coordinates throw on cpu at construction; on webgpu they
- * cannot be checked synchronously, so toCsr/spmm/toDense ignore them and `coalesce()` throws.
+ * cannot be checked synchronously: toDense ignores them, toCsr/spmm report them at the next read
+ * (a RangeError naming toCsr) and `coalesce()` throws.
  */
 export class SparseTensor {
   readonly shape: readonly [number, number];
@@ -106,7 +107,7 @@ export class SparseTensor {
     return tidy(() => {
       const rowPtr = empty([n + 1], 'int32', this.device, 'toCsr');
       const perm = empty([this.nnz], 'int32', this.device, 'toCsr');
-      run('groupByKey', [select(this.indices, 0, 0)], [rowPtr, perm], { numKeys: n });
+      run('groupByKey', [select(this.indices, 0, 0)], [rowPtr, perm], { numKeys: n, op: 'toCsr' });
       return { rowPtr, colIndices: indexSelect(select(this.indices, 0, 1), 0, perm), values: indexSelect(this.values, 0, perm) };
     });
   }
@@ -127,9 +128,10 @@ export class SparseTensor {
       const rows = select(this.indices, 0, 0);
       const cols = select(this.indices, 0, 1);
       const valid = logicalAnd(logicalAnd(ge(rows, 0), lt(rows, n)), logicalAnd(ge(cols, 0), lt(cols, m)));
-      const flat = where(valid, add(mul(rows, m), cols), -1);
-      const dense = scatterAdd(zeros([n * m], { dtype: this.dtype, device: this.device }), 0, flat, this.values);
-      return reshape(dense, [n, m]);
+      // entries out of range (unchecked on webgpu) go to one extra slot, dropped after
+      const flat = where(valid, add(mul(rows, m), cols), n * m);
+      const dense = scatterAdd(zeros([n * m + 1], { dtype: this.dtype, device: this.device }), 0, flat, this.values);
+      return reshape(narrow(dense, 0, 0, n * m), [n, m]);
     });
   }
 

@@ -27,6 +27,10 @@ function checkIndex(op: string, index: unknown, name = 'index'): Tensor {
 }
 
 /** On cpu, throws unless every index lies in [0, size); on webgpu out-of-range indices are ignored by the kernels. */
+/**
+ * Throws if an index is outside [0, size). On cpu here; on webgpu the kernels check on the device
+ * and the error is thrown by the next read (WebGPUBackend.indexErrorBuffer).
+ */
 function checkIndexRange(op: string, index: Tensor, size: number, what: string) {
   if (index.device !== 'cpu') return;
   // A broadcast (expanded) index repeats its values along stride-0 dims: read each value once.
@@ -70,7 +74,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const strides = shape.map((_, k) => (k === d && index.rank === 1 ? index.strides[0] : 0));
   const idx: TensorSpec = { storage: index.storage, shape, strides, offset: index.offset, dtype: 'int32' };
   const out = empty(shape, x.dtype, x.device, op);
-  run('gather', [x, idx], [out], { dim: d });
+  run('gather', [x, idx], [out], { dim: d, op });
   return out;
 }
 
@@ -84,7 +88,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   }
   checkIndexRange(op, index, x.shape[d], `dim ${d}`);
   const out = empty(index.shape, x.dtype, x.device, op);
-  run('gather', [x, index], [out], { dim: d });
+  run('gather', [x, index], [out], { dim: d, op });
   return out;
 }
 
@@ -113,7 +117,7 @@ function scatterImpl(op: string, x: Tensor, dim: number, index: Tensor, src: Ten
   const value = src instanceof Tensor ? src : full([], src, { dtype: x.dtype, device: x.device });
   try {
     const srcSpec: TensorSpec = src instanceof Tensor ? src : { storage: value.storage, shape: index.shape, strides: index.shape.map(() => 0), offset: value.offset, dtype: value.dtype };
-    run('scatterReduce', [index, srcSpec], [out], { dim: d, reduce, includeSelf, intResult: !isFloat(x.dtype) });
+    run('scatterReduce', [index, srcSpec], [out], { dim: d, reduce, includeSelf, intResult: !isFloat(x.dtype), op });
   } catch (e) {
     out.dispose();
     throw e;

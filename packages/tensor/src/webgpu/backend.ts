@@ -30,6 +30,23 @@ const MAX_DIM = 65535;
 const FLUSH_EVERY = 64;
 const MAX_POOL_BYTES = 512 * 1024 * 1024;
 const MAX_STAGING_BYTES = 64 * 1024 * 1024;
+
+/** Bytes of the index-error report: op code, index, bound, padding. */
+const ERROR_BYTES = 16;
+
+/**
+ * WGSL for kernels that read indices: `reportIndex(t, bound)` records the first out-of-range index
+ * in the buffer bound as ERR (binding `binding`), under the op's code `code`.
+ */
+export function indexErrorWgsl(binding: number, code: number): string {
+  return `@group(0) @binding(${binding}) var<storage, read_write> ERR: array<atomic<u32>>;
+fn reportIndex(t: i32, bound: u32) {
+  if (atomicCompareExchangeWeak(&ERR[0], 0u, ${code}u).exchanged) {
+    atomicStore(&ERR[1], bitcast<u32>(t));
+    atomicStore(&ERR[2], bound);
+  }
+}`;
+}
 const USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 
 /** Rounds a byte size up to a pool bucket: powers of two split in quarters (at most 25 % waste). */
@@ -78,6 +95,12 @@ export class WebGPUBackend implements Backend {
   private pipelines = new Map<string, GPUComputePipeline>();
   private lostError: string | null = null;
   private gpuError: string | undefined;
+  /**
+   * Out-of-range indices found on the device (see indexErrorBuffer): words [op code, index, bound],
+   * the first report kept. Codes index indexErrorOps (0: none).
+   */
+  private errors: GPUBuffer | null = null;
+  private readonly indexErrorOps: string[] = [''];
   /** Dispatches recorded since creation or the last resetStats() (for measuring dispatches per step). */
   dispatchCount = 0;
   /** Command buffers submitted. */
@@ -181,23 +204,56 @@ export class WebGPUBackend implements Backend {
     const s = storage as GpuStorage;
     const bytes = s.size * 4;
     const out = s.dtype === 'float32' ? new Float32Array(s.size) : s.dtype === 'int32' ? new Int32Array(s.size) : new Uint32Array(s.size);
-    if (bytes > 0) {
+    if (bytes > 0 || this.errors) {
       this.readbackCount++;
-      const staging = this.takeStaging(bytes);
+      // the index-error words ride along after the data (mapped ranges start at multiples of 8)
+      const at = Math.ceil(bytes / 8) * 8;
+      const extra = this.errors ? ERROR_BYTES : 0;
+      const staging = this.takeStaging(at + extra);
       const enc = this.takeEncoder();
-      enc.copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
+      if (bytes > 0) enc.copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
+      if (this.errors) enc.copyBufferToBuffer(this.errors, 0, staging, at, ERROR_BYTES);
       this.flush();
+      let report: Uint32Array | null = null;
       try {
-        await staging.mapAsync(0x01 /* READ */, 0, bytes);
-        new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
+        await staging.mapAsync(0x01 /* READ */, 0, at + extra);
+        if (bytes > 0) new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
+        if (extra) report = new Uint32Array(staging.getMappedRange(at, extra).slice(0));
         staging.unmap();
         this.returnStaging(staging);
       } catch (e) {
         staging.destroy();
         throw e;
       }
+      if (report && report[0] !== 0) this.throwIndexError(report);
     }
     return s.dtype === 'bool' ? Uint8Array.from(out) : out;
+  }
+
+  /**
+   * The buffer that index-reading kernels report an out-of-range index into (bound as
+   * `array<atomic<u32>>`; see INDEX_ERROR_WGSL). The host cannot check indices that live on the
+   * device without a round trip, so, as CUDA's device-side asserts, the error is thrown by the next
+   * read of any tensor (after which the report is cleared).
+   */
+  indexErrorBuffer(): GPUBuffer {
+    this.errors ??= this.device.createBuffer({ size: ERROR_BYTES, usage: 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */ });
+    return this.errors;
+  }
+
+  /** The code a kernel reports for `op` (a WGSL constant). */
+  indexErrorCode(op: string): number {
+    let code = this.indexErrorOps.indexOf(op);
+    if (code < 0) code = this.indexErrorOps.push(op) - 1;
+    return code;
+  }
+
+  private throwIndexError(report: Uint32Array): never {
+    this.device.queue.writeBuffer(this.errors!, 0, new Uint32Array(ERROR_BYTES / 4));
+    const op = this.indexErrorOps[report[0]] ?? 'an indexing op';
+    const index = report[1] | 0;
+    const bound = report[2];
+    throw new RangeError(`${op}: index ${index} is out of range for a dimension of size ${bound} (expected 0 <= index < ${bound}); found on the webgpu device and reported at this read (results computed since then are not valid)`);
   }
 
   /** Mappable buffers for readbacks, by bucket size: creating (and clearing) one per read costs more than the copy. */

@@ -1,6 +1,6 @@
 import type { TensorSpec } from '../backend.js';
 import { contiguousStrides, numel } from '../shape.js';
-import { buf, registerWebGPUKernel, wgslType, type GpuStorage, type WebGPUBackend } from './backend.js';
+import { buf, indexErrorWgsl, registerWebGPUKernel, wgslType, type GpuStorage, type WebGPUBackend } from './backend.js';
 import { divMagic, MAIN, UDIV, WGSL_PRELUDE } from './prelude.js';
 
 /**
@@ -56,11 +56,12 @@ const WALK_STEP = `
     let c = rem - q * sz;
     rem = q;`;
 
-const GATHER = (t: string) => `
+const GATHER = (t: string, code: number) => `
 @group(0) @binding(0) var<storage, read> X: array<${t}>;
 @group(0) @binding(1) var<storage, read> I: array<i32>;
 @group(0) @binding(2) var<storage, read_write> O: array<${t}>;
-@group(0) @binding(3) var<storage, read> M: array<u32>;
+${indexErrorWgsl(3, code)}
+@group(0) @binding(4) var<storage, read> M: array<u32>;
 // M: n, rank, dim, dimSize, xOff, iOff, shape[8], xStrides[8], iStrides[8]
 ${UDIV}
 ${MAIN}
@@ -74,14 +75,15 @@ ${MAIN}
     io += i32(c) * bitcast<i32>(M[22u + u32(d)]);
   }
   let t = I[io];
-  if (t < 0 || u32(t) >= M[3]) { O[i] = ${t}(0); return; }
+  if (t < 0 || u32(t) >= M[3]) { reportIndex(t, M[3]); O[i] = ${t}(0); return; }
   O[i] = X[xo + t * bitcast<i32>(M[14u + dim])];
 }`;
 
-registerWebGPUKernel('gather', (gpu, [x, index], [out], { dim }) => {
+registerWebGPUKernel('gather', (gpu, [x, index], [out], { dim, op }) => {
   checkRank(out.shape.length);
   const meta = walkMeta(out.shape, dim, x.shape[dim], x, index);
-  gpu.dispatch({ code: GATHER(wgslType(x.dtype)), buffers: [buf(x), buf(index), buf(out)], meta, threads: numel(out.shape) });
+  const code = gpu.indexErrorCode(String(op ?? 'gather'));
+  gpu.dispatch({ code: GATHER(wgslType(x.dtype), code), buffers: [buf(x), buf(index), buf(out), gpu.indexErrorBuffer()], meta, threads: numel(out.shape) });
 });
 
 const ZERO = `
@@ -92,15 +94,16 @@ ${MAIN}
 }`;
 
 /** Bindings of the key kernels that feed `group`: indices I in; keys K, payloads P and the histogram C out. */
-const KEY_BINDINGS = `
+const KEY_BINDINGS = (code: number) => `
 @group(0) @binding(0) var<storage, read> I: array<i32>;
 @group(0) @binding(1) var<storage, read_write> K: array<u32>;
 @group(0) @binding(2) var<storage, read_write> P: array<u32>;
 @group(0) @binding(3) var<storage, read_write> C: array<atomic<u32>>;
-@group(0) @binding(4) var<storage, read> M: array<u32>;`;
+${indexErrorWgsl(4, code)}
+@group(0) @binding(5) var<storage, read> M: array<u32>;`;
 
 /** One key per scatter contribution (its target element in the contiguous output), its src element, and the histogram. */
-const SCATTER_KEYS = `${KEY_BINDINGS}
+const SCATTER_KEYS = (code: number) => `${KEY_BINDINGS(code)}
 // M: n, rank, dim, dimSize, iOff, sOff, shape[8], iStrides[8], sStrides[8], outStrides[8]
 ${UDIV}
 ${MAIN}
@@ -116,7 +119,7 @@ ${MAIN}
     if (u32(d) != dim) { key += c * M[30u + u32(d)]; }
   }
   let t = I[io];
-  if (t < 0 || u32(t) >= M[3]) { K[i] = ${INVALID}u; return; }
+  if (t < 0 || u32(t) >= M[3]) { reportIndex(t, M[3]); K[i] = ${INVALID}u; return; }
   key += u32(t) * M[30u + dim];
   K[i] = key;
   P[i] = u32(so);
@@ -124,13 +127,13 @@ ${MAIN}
 }`;
 
 /** Keys given directly as an int32 vector (groupByKey); the payload is the element's position. */
-const DIRECT_KEYS = `${KEY_BINDINGS}
+const DIRECT_KEYS = (code: number) => `${KEY_BINDINGS(code)}
 // M: n, numKeys, off, stride
 ${MAIN}
   if (i >= M[0]) { return; }
   let t = I[bitcast<i32>(M[2]) + i32(i) * bitcast<i32>(M[3])];
   P[i] = i;
-  if (t < 0 || u32(t) >= M[1]) { K[i] = ${INVALID}u; return; }
+  if (t < 0 || u32(t) >= M[1]) { reportIndex(t, M[1]); K[i] = ${INVALID}u; return; }
   K[i] = u32(t);
   atomicAdd(&C[u32(t)], 1u);
 }`;
@@ -305,12 +308,13 @@ function group(gpu: WebGPUBackend, temps: Temps, n: number, numKeys: number, wri
   return { offsets, perm };
 }
 
-registerWebGPUKernel('groupByKey', (gpu, [keys], [offsets, perm], { numKeys }) => {
+registerWebGPUKernel('groupByKey', (gpu, [keys], [offsets, perm], { numKeys, op }) => {
   const n = keys.shape[0];
   const meta = new Uint32Array(4);
   put(meta, 0, [n, numKeys, keys.offset, keys.strides[0]]);
   const temps = new Temps(gpu);
-  group(gpu, temps, n, numKeys, (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS, buffers: [buf(keys), k, p, c], meta, threads: n }), { offsets: buf(offsets), perm: buf(perm) });
+  const code = DIRECT_KEYS(gpu.indexErrorCode(String(op ?? 'groupByKey')));
+  group(gpu, temps, n, numKeys, (k, p, c) => gpu.dispatch({ code, buffers: [buf(keys), k, p, c, gpu.indexErrorBuffer()], meta, threads: n }), { offsets: buf(offsets), perm: buf(perm) });
   temps.free();
 });
 
@@ -417,8 +421,9 @@ ${MAIN}
  * Scatter with a reduction into `out`, which already holds a contiguous copy of the input. `index`
  * and `src` are strided views of equal rank; contributions follow `index`'s row-major order.
  */
-registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, includeSelf }) => {
+registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, includeSelf, op }) => {
   checkRank(index.shape.length);
+  const code = gpu.indexErrorCode(String(op ?? 'scatterReduce'));
   const n = numel(index.shape);
   const numKeys = numel(out.shape);
   if (n === 0 || numKeys === 0) return;
@@ -427,7 +432,7 @@ registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, 
   if (index.shape.every((size, d) => d === dim || size === 1 || index.strides[d] === 0)) {
     const keyMeta = new Uint32Array(4);
     put(keyMeta, 0, [index.shape[dim], out.shape[dim], index.offset, index.strides[dim]]);
-    const g = group(gpu, temps, index.shape[dim], out.shape[dim], (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS, buffers: [buf(index), k, p, c], meta: keyMeta, threads: index.shape[dim] }));
+    const g = group(gpu, temps, index.shape[dim], out.shape[dim], (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS(code), buffers: [buf(index), k, p, c, gpu.indexErrorBuffer()], meta: keyMeta, threads: index.shape[dim] }));
     const meta = new Uint32Array(28 + 3 * MAX_RANK);
     put(meta, 0, [numKeys, out.shape.length, dim, src.offset]);
     put(meta, 4, out.shape);
@@ -438,7 +443,7 @@ registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, 
   } else {
     const meta = walkMeta(index.shape, dim, out.shape[dim], index, src);
     put(meta, 30, contiguousStrides(out.shape));
-    const g = group(gpu, temps, n, numKeys, (k, p, c) => gpu.dispatch({ code: SCATTER_KEYS, buffers: [buf(index), k, p, c], meta, threads: n }));
+    const g = group(gpu, temps, n, numKeys, (k, p, c) => gpu.dispatch({ code: SCATTER_KEYS(code), buffers: [buf(index), k, p, c, gpu.indexErrorBuffer()], meta, threads: n }));
     gpu.dispatch({ code: SCATTER_REDUCE(t, reduce, includeSelf), buffers: [buf(src), g.perm, g.offsets, buf(out)], meta: new Uint32Array([numKeys]), threads: numKeys });
   }
   temps.free();
