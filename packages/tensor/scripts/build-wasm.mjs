@@ -303,7 +303,7 @@ function ew() {
     body = `(block $c${i}\n        ${body})${code}`;
   });
   return `
-  (func (export "ew") (param $code i32) (param $a i32) (param $b i32) (param $o i32) (param $n i32)
+  (func $ew (export "ew") (param $code i32) (param $a i32) (param $b i32) (param $o i32) (param $n i32)
     (local $sa v128) (local $sb v128) (local $a0 i32) (local $b0 i32)
     (local.set $a0 (local.get $a))
     (local.set $b0 (local.get $b))
@@ -521,6 +521,28 @@ function spmm() {
       (br $rl))))`;
 }
 
+/**
+ * ewr(code, a, aStep, b, bStep, o, C, r0, r1): rows [r0, r1) of an [R, C] elementwise job, row r of
+ * each operand starting r * step bytes after its first (0: a broadcast row), the output's rows
+ * contiguous. One call for a chunk of rows, so short rows cost no call from JS each.
+ */
+function ewr() {
+  return `
+  (func (export "ewr") (param $code i32) (param $a i32) (param $as i32) (param $b i32) (param $bs i32) (param $o i32)
+      (param $C i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32)
+    (local.set $r (local.get $r0))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $r) (local.get $r1)))
+      (call $ew (local.get $code)
+        (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $as)))
+        (i32.add (local.get $b) (i32.mul (local.get $r) (local.get $bs)))
+        (i32.add (local.get $o) (i32.shl (i32.mul (local.get $r) (local.get $C)) (i32.const 2)))
+        (local.get $C))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $l))))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -536,6 +558,7 @@ export function wat(fma) {
   ${addruns()}
   ${csum()}
   ${spmm()}
+  ${ewr()}
 )`;
 }
 

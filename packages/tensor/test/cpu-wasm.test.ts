@@ -275,6 +275,10 @@ describe('cpu WebAssembly kernels', () => {
         const bigRow = T.contiguous(T.expand(T.reshape(tensor(seeded(C, 64), { shape: [C] }), [1, C]), [200, C])); // in the memory
         const col = tensor(seeded(R, 65), { shape: [R, 1] });
         const colHeap = tensor(seeded(R * 60, 66), { shape: [R, 60] }); // column 7 of it: a strided column in the memory
+        const short = tensor(special(67).subarray(0, 5000 * 7), { shape: [5000, 7] });
+        const perRow = tensor(seeded(5000, 68), { shape: [5000, 1] });
+        const msgs = tensor(special(69).subarray(0, 500 * 8 * 8), { shape: [500, 8, 8] });
+        const alpha = tensor(seeded(500 * 8, 70), { shape: [500, 8, 1] });
         const cases: [Tensor, Tensor][] = [];
         for (const f of [T.add, T.sub, T.mul, T.div, T.maximum as (a: Tensor, b: Tensor) => Tensor, T.reluBackward]) {
           cases.push([f(m, bias), f(ref64(m), ref64(bias))]); // a bias: row broadcast
@@ -286,6 +290,9 @@ describe('cpu WebAssembly kernels', () => {
           const cut = T.narrow(wide, 1, 13, C); // rows C long, R rows C + 40 apart
           cases.push([f(cut, m), f(T.narrow(ref64(wide), 1, 13, C), ref64(m))]);
           cases.push([f(T.narrow(bigRow, 0, 0, 1), T.narrow(m, 0, 0, 200)), f(T.narrow(ref64(bigRow), 0, 0, 1), T.narrow(ref64(m), 0, 0, 200))]);
+          // short rows: [E, heads, C] messages times [E, heads, 1] attention (rows of 7 and 8)
+          cases.push([f(short, perRow), f(ref64(short), ref64(perRow))]);
+          cases.push([f(msgs, alpha), f(ref64(msgs), ref64(alpha))]);
         }
         for (const f of [T.relu, T.neg, T.abs, T.sqrt]) {
           const cut = T.narrow(wide, 1, 3, C);

@@ -52,8 +52,8 @@ export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuVie
   return true;
 }
 
-/** Rows shorter than this stay on the TypeScript loops (one kernel call per row). */
-const MIN_ROW = 64;
+/** Rows shorter than this stay on the TypeScript loops (the kernel's per-row setup would dominate). */
+const MIN_ROW = 4;
 
 /**
  * An [R, C] job whose output rows are contiguous: each input's rows either run with the output's

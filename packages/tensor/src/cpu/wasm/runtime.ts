@@ -91,8 +91,7 @@ const CHUNK_SOURCE = `[
   // starts rowStep bytes after the previous one (0 for a row broadcast).
   // a: code a aRowStep b bRowStep o C per R
   function (k, a, c) {
-    const r1 = Math.min(a[8], (c + 1) * a[7]);
-    for (let r = c * a[7]; r < r1; r++) k.ew(a[0], a[1] + r * a[2], a[3] + r * a[4], a[5] + r * a[6] * 4, a[6]);
+    k.ewr(a[0], a[1], a[2], a[3], a[4], a[5], a[6], c * a[7], Math.min(a[8], (c + 1) * a[7]));
   },
   // 7: col2im of image c (convTranspose2d): every row (o, ky, kx) of its gemm result added into the
   // output pixels it lands on. a: F ld Og KH KW dh dw sh sw ph pw H W OH OW out outImage outChannel0 fImage
@@ -166,7 +165,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void; ewr(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
