@@ -41,20 +41,21 @@ interface ConvParams {
  * [rows, cols]: the view itself when each row is contiguous (gemm packs it from where it is, or
  * copies it in whole), else a dense copy.
  */
-function rowsOperand(v: CpuView, r0: number, rows: number): Operand {
+function rowsOperand(rt: WasmRuntime, v: CpuView, r0: number, rows: number): { op: Operand; release(): void } {
   const [, b, c, d] = v.shape;
   const [s0, s1, s2, s3] = v.strides;
   if ((s3 === 1 || d === 1) && (s2 === d || c === 1) && (s1 === c * d || b === 1) && s0 >= 0) {
-    return { data: v.data, offset: v.offset + r0 * s0, strides: [0, rows > 1 ? s0 : b * c * d, 1] };
+    return { op: { data: v.data, offset: v.offset + r0 * s0, strides: [0, rows > 1 ? s0 : b * c * d, 1] }, release() {} };
   }
-  return { data: denseRows(v, r0, rows), offset: 0, strides: [0, b * c * d, 1] };
+  // a dense copy in the heap (a weight gradient's transposed output gradient is 1.6M floats)
+  const work = workArray(rt, rows * b * c * d);
+  denseRows(v, r0, rows, work.data);
+  return { op: { data: work.data, offset: 0, strides: [0, b * c * d, 1] }, release: work.release };
 }
 
 /** Rows [r0, r0 + rows) x cols of a 4-D view whose dims 1..3 are flattened into columns, as a dense Float32Array. */
-function denseRows(v: CpuView, r0: number, rows: number): Float32Array {
+function denseRows(v: CpuView, r0: number, rows: number, out: Float32Array = new Float32Array(rows * v.shape[1] * v.shape[2] * v.shape[3])): Float32Array {
   const [, b, c, d] = v.shape;
-  const cols = b * c * d;
-  const out = new Float32Array(rows * cols);
   // dims 1..3 merged where contiguous: the innermost run is copied whole when its stride is 1
   const m = coalesceDims([{ strides: v.strides.slice(1) }], [b, c, d]);
   const shape = [1, 1, 1, ...m.shape].slice(-3);
@@ -178,7 +179,7 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
   const geom: Im2colInput = { x, OW, stride: p.stride, padding: p.padding, dilation: p.dilation };
   const windows = KH * KW > P;
   for (let g = 0; g < groups; g++) {
-    const A = rowsOperand(w, g * Og, Og);
+    const { op: A, release } = rowsOperand(rt, w, g * Og, Og);
     for (let n0 = 0; n0 < N; n0 += band) {
       const nb = Math.min(band, N - n0);
       const cols = nb * P;
@@ -219,6 +220,7 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
         }
       }
     }
+    release();
   }
   work.release();
   return true;
