@@ -16,7 +16,7 @@ import { GWNNConv, heatWavelets, type GraphWavelets } from '../src/nn/conv/gwnn.
 import { SAGEConv } from '../src/nn/conv/sage.js';
 import { SGConv } from '../src/nn/conv/sg.js';
 import { neighborhoodLayout } from '../src/nn/lstm-aggr.js';
-import { checkCase, expectClose, fixture, fixtureValues, forEachBackend, fromFixture, hasNonFinite, loadInputs, relabel, tol, withState, type FixtureTensor, type Inputs, type LayerCase } from './layer-helpers.js';
+import { checkCase, expectClose, settleGarbage, fixture, fixtureValues, forEachBackend, fromFixture, hasNonFinite, loadInputs, relabel, tol, withState, type FixtureTensor, type Inputs, type LayerCase } from './layer-helpers.js';
 
 const mlp = (...sizes: number[]) => {
   const layers: nn.Module[] = [];
@@ -399,17 +399,11 @@ forEachBackend('graph convolutions on edge cases', (device) => {
       losses.push(await loss.item());
       loss.dispose();
     };
-    // Tensors that earlier tests dropped without disposing are freed by the FinalizationRegistry
-    // backstop whenever the GC runs, which can be between our awaits: collect them before measuring.
-    const settle = async () => {
-      (globalThis as { gc?: () => void }).gc?.();
-      await new Promise((r) => setTimeout(r, 10));
-    };
     await step();
-    await settle();
+    await settleGarbage();
     const before = T.memory();
     for (let k = 0; k < 5; k++) await step();
-    await settle();
+    await settleGarbage();
     const after = T.memory();
     expect([after.tensors, after.bytes]).toEqual([before.tensors, before.bytes]);
     expect(losses.at(-1)!).toBeLessThan(losses[0]);

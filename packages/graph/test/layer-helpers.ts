@@ -8,6 +8,16 @@ import { expectClose, fromFixture, fixtureValues, type FixtureTensor } from '../
 
 export { expectClose, forEachBackend, fromFixture, fixtureValues, type FixtureTensor } from '../../tensor/test/helpers.js';
 
+/**
+ * Tensors that earlier tests dropped without disposing are freed by the FinalizationRegistry
+ * backstop whenever the GC runs, which can be between a test's awaits: collect them before
+ * measuring memory().
+ */
+export async function settleGarbage(): Promise<void> {
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((r) => setTimeout(r, 10));
+}
+
 export type FixtureValue = FixtureTensor | number | string | null | (string | number)[];
 
 export interface LayerCase {

@@ -6,6 +6,7 @@ import { ClusterData, ClusterLoader, clusterGcnNorm, partitionGraph, stochasticB
 import { undirectedCsr } from '../src/partition/csr.js';
 import { binomial } from '../src/partition/sbm.js';
 import { expectClose, forEachBackend, useDevices } from '../../tensor/test/helpers.js';
+import { settleGarbage } from './layer-helpers.js';
 
 useDevices();
 
@@ -302,6 +303,8 @@ forEachBackend('ClusterData and ClusterLoader', (device) => {
     const data = await ClusterData.create(g, 10, { generator: new T.Generator(1) });
     const loader = new ClusterLoader(data, { batchSize: 3, shuffle: true, generator: new T.Generator(2) });
     expect(loader.length).toBe(4);
+    await settleGarbage();
+    await settleGarbage();
     const before = T.memory();
     for (let epoch = 0; epoch < 2; epoch++) {
       const seen = new Uint8Array(n);
@@ -332,6 +335,7 @@ forEachBackend('ClusterData and ClusterLoader', (device) => {
       expect(batches).toBe(4);
       expect(seen.every((s) => s === 1)).toBe(true);
     }
+    await settleGarbage();
     expect(T.memory().tensors).toBe(before.tensors);
     expect(T.memory().bytes).toBe(before.bytes);
     data.dispose();
