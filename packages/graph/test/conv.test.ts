@@ -169,6 +169,33 @@ forEachBackend('graph convolutions match PyTorch (PyG semantics)', (device) => {
   });
 });
 
+describe('heatWavelets: the reference code\'s second basis', () => {
+  it("inverse 'reference-code' is U diag(exp(s e^{-sλ})) Uᵀ of the normalised Laplacian (eigendecomposition, float64)", async () => {
+    const c = gwnnCase;
+    const s = c.scale as number;
+    const ei = fromFixture(c.edgeIndex as FixtureTensor, 'cpu');
+    const [rows, cols] = [Array.from((await T.select(ei, 0, 0).data()) as Int32Array), Array.from((await T.select(ei, 0, 1).data()) as Int32Array)];
+    // L = I - D^-1/2 A D^-1/2 from the edge list (both directions present)
+    const n = 7;
+    const deg = new Array(n).fill(0);
+    for (const r of rows) deg[r]++;
+    const L = Array.from({ length: n * n }, (_, k) => (k % (n + 1) === 0 ? 1 : 0)); // an isolated node keeps L_ii = 1
+    rows.forEach((r, e) => (L[r * n + cols[e]] -= 1 / Math.sqrt(deg[r] * deg[cols[e]])));
+    const { eigenvalues, eigenvectors } = T.eigh(T.tensor(L, { dtype: 'float64', shape: [n, n], device: 'cpu' }));
+    const lam = Array.from(await eigenvalues.data());
+    const U = Array.from(await eigenvectors.data());
+    const want = Array.from({ length: n * n }, (_, k) => {
+      const [i, j] = [Math.floor(k / n), k % n];
+      return lam.reduce((acc, l, q) => acc + U[i * n + q] * Math.exp(s * Math.exp(-s * l)) * U[j * n + q], 0);
+    });
+    const w = await heatWavelets(ei, n, { scale: s, order: 30, threshold: 0, dtype: 'float64', inverse: 'reference-code' });
+    await expectClose(w.psiInv.toDense(), want, { atol: 1e-7, rtol: 1e-7 }); // e^{sL} would differ by O(1)
+    await expect(heatWavelets(ei, n, { scale: s, inverse: 'inverse' as never })).rejects.toThrow(/heatWavelets: inverse must be 'exact' or 'reference-code', received 'inverse'/);
+    w.dispose();
+    ei.dispose();
+  });
+});
+
 /** A random relabelling that moves every node. */
 const PERM = [3, 6, 0, 5, 1, 2, 4];
 

@@ -52,6 +52,13 @@ export interface HeatWaveletOptions {
   blockSize?: number;
   /** dtype of the sparse bases (default float32; the expansion runs in float64 on the cpu). */
   dtype?: 'float32' | 'float64';
+  /**
+   * The second basis: 'exact' (default) is ψ_s^{-1} = e^{sL}. 'reference-code' is what the GWNN
+   * authors' released code computes in its place, U diag(exp(s e^{-sλ})) Uᵀ: its
+   * weight_wavelet_inverse receives the eigenvalues already overwritten by weight_wavelet's
+   * e^{-sλ}. Not an inverse; the published numbers were made with it.
+   */
+  inverse?: 'exact' | 'reference-code';
 }
 
 /** The sparse wavelet basis ψ_s [N, N] and its inverse ψ_s^{-1}, made once per graph. */
@@ -91,7 +98,9 @@ export async function heatWavelets(edgeIndex: Tensor, numNodes: number, options:
   if (outDType !== 'float32' && outDType !== 'float64') throw new TypeError(`${op}: dtype must be 'float32' or 'float64', received '${String(outDType)}'`);
   const dtype = device === 'cpu' ? 'float64' : 'float32';
   const cPsi = chebyshevCoefficients((l) => Math.exp(-scale * l), K, lambdaMax);
-  const cInv = chebyshevCoefficients((l) => Math.exp(scale * l), K, lambdaMax);
+  const inverse = options.inverse ?? 'exact';
+  if (inverse !== 'exact' && inverse !== 'reference-code') throw new TypeError(`${op}: inverse must be 'exact' or 'reference-code', received '${String(inverse)}'`);
+  const cInv = chebyshevCoefficients(inverse === 'exact' ? (l) => Math.exp(scale * l) : (l) => Math.exp(scale * Math.exp(-scale * l)), K, lambdaMax);
   const a = lambdaMax / 2;
   // (L - aI)/a as a sparse matrix: the Laplacian's entries over a, then -1 on its diagonal block.
   const shifted = T.tidy(() => {
