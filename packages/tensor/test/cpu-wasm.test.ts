@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import { cpuKernelInfo, getNumThreads, setNumThreads, tensor, type Tensor } from '../src/index.js';
 import { philoxBlocks, philoxBlocksJs } from '../src/random/philox.js';
+import { defaultThreads } from '../src/cpu/wasm/runtime.js';
 import { seeded } from './helpers.js';
 
 /**
@@ -40,6 +41,12 @@ describe('cpu WebAssembly kernels', () => {
   it('the committed kernels match their generator (scripts/build-wasm.mjs --check)', () => {
     const out = execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-wasm.mjs', import.meta.url)), '--check'], { encoding: 'utf8' });
     expect(out).toMatch(/up to date/);
+  });
+
+  it('TESSERA_NUM_THREADS sets the default thread count; a bad value is refused by name', () => {
+    expect(defaultThreads('3')).toBe(3);
+    expect(defaultThreads('')).toBeGreaterThanOrEqual(1);
+    for (const bad of ['0', '-2', '1.5', 'two']) expect(() => defaultThreads(bad)).toThrow(`TESSERA_NUM_THREADS: expected a positive integer, received '${bad}'`);
   });
 
   for (const threads of [1, 2]) {

@@ -232,7 +232,7 @@ export class WebGPUBackend implements Backend {
 
   /**
    * The buffer that index-reading kernels report an out-of-range index into (bound as
-   * `array<atomic<u32>>`; see INDEX_ERROR_WGSL). The host cannot check indices that live on the
+   * `array<atomic<u32>>`; see indexErrorWgsl). The host cannot check indices that live on the
    * device without a round trip, so, as CUDA's device-side asserts, the error is thrown by the next
    * read of any tensor (after which the report is cleared).
    */

@@ -204,10 +204,10 @@ ${MAIN}
 }`;
 
 /**
- * Stable order, in parallel: invocation k < numKeys heap-sorts its key's element indices (so equal
- * keys keep their original order: the same grouping on every run and device; insertion sort up to
- * 16 contributions, heap sort, O(d log d), beyond) and writes their payloads; invocations numKeys + j mark the unplaced tail
- * (invalid keys) with ${INVALID}.
+ * Stable order, in parallel: invocation k < numKeys sorts its key's element indices (insertion
+ * sort up to 16, heap sort, O(d log d), beyond), so equal keys keep their original order — the
+ * same grouping on every run and device — and writes their payloads; invocations numKeys + j mark
+ * the unplaced tail (invalid keys) with ${INVALID}.
  */
 const SORT_SEGMENTS = `
 @group(0) @binding(0) var<storage, read> O: array<u32>;

@@ -212,11 +212,10 @@ function canBlock(): boolean {
 }
 
 /**
- * The default thread count: TESSERA_NUM_THREADS when set (like OMP_NUM_THREADS for PyTorch), else
- * the machine's cores.
+ * The default thread count: `env` (TESSERA_NUM_THREADS, like OMP_NUM_THREADS for PyTorch) when
+ * set, else the machine's cores. @internal
  */
-const defaultThreads = (): number => {
-  const env = (globalThis as any).process?.env?.TESSERA_NUM_THREADS;
+export const defaultThreads = (env: string | undefined = (globalThis as any).process?.env?.TESSERA_NUM_THREADS): number => {
   if (env !== undefined && env !== '') {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`TESSERA_NUM_THREADS: expected a positive integer, received '${env}'`);
