@@ -130,6 +130,22 @@ describe('cpu WebAssembly kernels', () => {
         expectNear(T.matmul(one, b3), T.matmul(ref64(one), ref64(b3)), 1e-5);
       });
 
+      it('outputs in the heap written in place by the micro-kernel: rows not a multiple of 4, K over two blocks, batches, empty K', () => {
+        setNumThreads(threads);
+        // >= 64 KiB outputs live in the WebAssembly heap; n a multiple of 8 lets the kernel write them directly
+        for (const [batch, m, n, k] of [[1, 1027, 24, 700], [3, 203, 32, 300], [1, 2049, 8, 5], [2, 4097, 16, 1]] as [number, number, number, number][]) {
+          const a = tensor(seeded(batch * m * k, m), { shape: [batch, m, k] });
+          const b = tensor(seeded(batch * k * n, n), { shape: [batch, k, n] });
+          const y = T.matmul(a, b);
+          expectNear(y, T.matmul(ref64(a), ref64(b)), 1e-5);
+          // a transposed A (read as columns) into the same kind of output
+          const at = T.transpose(tensor(seeded(batch * m * k, m + 2), { shape: [batch, k, m] }), 1, 2);
+          expectNear(T.matmul(at, b), T.matmul(ref64(at), ref64(b)), 1e-5);
+        }
+        const y0 = T.matmul(T.zeros([3000, 0]), T.zeros([0, 24]));
+        expect(Array.from(y0.dataSync() as Float32Array).every((v) => v === 0)).toBe(true);
+      });
+
       it('batched, with a broadcast operand (batch stride 0)', () => {
         setNumThreads(threads);
         const a = tensor(seeded(3 * 29 * 33, 9), { shape: [3, 29, 33] });

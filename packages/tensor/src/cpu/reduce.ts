@@ -1,4 +1,4 @@
-import { gemm, gemmRuntime, type Operand } from './wasm/gemm.js';
+import { gemm, gemmRuntime, gemmWritesInto, type Operand } from './wasm/gemm.js';
 import { registerCpuKernel } from './backend.js';
 import { coalesceDims } from '../shape.js';
 import { wasmColumnSums, wasmRowSums } from './wasm/reduce.js';
@@ -133,8 +133,12 @@ registerCpuKernel('matmul', ([a, b], [out], { batch, m, n, k }) => {
     const rt = gemmRuntime(m, n, k);
     if (rt) {
       const op = (v: typeof a): Operand => ({ data: v.data, offset: v.offset, strides: [v.strides[0], v.strides[1], v.strides[2]] });
-      const r = gemm(rt, op(a), op(b), batch, m, n, k);
       const O = out.data;
+      if (O instanceof Float32Array && gemmWritesInto(rt, O, n)) {
+        gemm(rt, op(a), op(b), batch, m, n, k, O.byteOffset + out.offset * 4);
+        return;
+      }
+      const r = gemm(rt, op(a), op(b), batch, m, n, k);
       for (let z = 0; z < batch; z++) {
         for (let i = 0; i < m; i++) {
           const src = r.base + z * r.batchStride + i * r.ld;

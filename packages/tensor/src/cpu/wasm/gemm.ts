@@ -123,16 +123,27 @@ export interface GemmResult {
 }
 
 /**
- * C[b] = A[b] (m x k) * B[b] (k x n) for b < batch. Returns the padded result in the arena (valid
- * until the runtime's next kernel call).
+ * Whether {@link gemm} can write C straight into `out` (a contiguous [batch, m, n] float32 array):
+ * `out` lives in the WebAssembly memory and its rows are whole column panels.
  */
-export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m: number, n: number, k: number): GemmResult {
+export function gemmWritesInto(rt: WasmRuntime, out: Float32Array, n: number): boolean {
+  return n % NR === 0 && rt.owns(out);
+}
+
+/**
+ * C[b] = A[b] (m x k) * B[b] (k x n) for b < batch. Returns the padded result in the arena (valid
+ * until the runtime's next kernel call); with `into` (the byte address of a contiguous
+ * [batch, m, n] output in the memory, allowed when {@link gemmWritesInto}) C is written there.
+ */
+export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m: number, n: number, k: number, into?: number): GemmResult {
   const mPanels = Math.ceil(m / MR);
   const nPanels = Math.ceil(n / NR);
   const aFloats = mPanels * MR * k;
   const bFloats = nPanels * NR * k;
+  if (into !== undefined && n % NR !== 0) throw new Error(`gemm: direct output needs whole column panels of ${NR}, received n = ${n}`);
   const ld = nPanels * NR;
-  const cFloats = mPanels * MR * ld;
+  // the micro-kernel writes only rows < m, so a direct output needs no padded rows
+  const cFloats = into === undefined ? mPanels * MR * ld : m * ld;
   rt.resetArena();
   // A broadcast operand (batch stride 0) is packed once.
   const aBatches = a.strides[0] === 0 ? 1 : batch;
@@ -148,7 +159,7 @@ export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m:
   const amode = aPlan === null ? 0 : asm === 1 && m > 1 && nPanels <= COL_A_MAX_N_PANELS ? 1 : ask === 1 && nPanels <= ROW_A_MAX_N_PANELS ? 2 : 0;
   const ap = amode ? 0 : rt.alloc(aFloats * aBatches);
   const bp = rt.alloc(bFloats * bBatches);
-  const cp = rt.alloc(cFloats * batch);
+  const cp = into ?? rt.alloc(cFloats * batch);
   const f32 = rt.f32;
   if (amode) {
     // nothing to pack: the operand is read in place
@@ -166,9 +177,9 @@ export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m:
   if (k === 0) {
     f32.fill(0, cp >> 2, (cp >> 2) + cFloats * batch);
   } else {
-    // Tiles of about 48 rows x 256 columns: enough chunks to balance threads, each big enough to amortise its B panels.
+    // Tiles of about 64 rows x 256 columns: enough chunks to balance threads, each big enough to amortise its B panels.
     const threads = rt.numThreads;
-    let mPer = Math.max(1, Math.min(mPanels, 8));
+    let mPer = Math.max(1, Math.min(mPanels, 16));
     let nPer = Math.max(1, Math.min(nPanels, 32));
     // With few tiles, split further so every thread gets work.
     while (batch * Math.ceil(mPanels / mPer) * Math.ceil(nPanels / nPer) < 4 * threads && (mPer > 1 || nPer > 1)) {
