@@ -425,6 +425,88 @@ function adam() {
 }
 
 /**
+ * im2col(x, xc, xh, xw, H, W, C, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, dst): the im2col matrix
+ * of one image (channel 0 at byte address x; channel, row and column strides xc, xh, xw in bytes)
+ * to dst: row (c, ky, kx) holds, for each output pixel (oy, ox), the input sample under that tap,
+ * x[c, oy*sh + ky*dh - ph, ox*sw + kx*dw - pw], 0 outside the input. conv2d (src/cpu/wasm/conv.ts).
+ */
+function im2col() {
+  const zeros = (n) => `(block $zd${n} (loop $zl${n}
+            (br_if $zd${n} (i32.eqz (local.get $${n})))
+            (f32.store (local.get $dst) (f32.const 0))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+            (local.set $${n} (i32.sub (local.get $${n}) (i32.const 1)))
+            (br $zl${n})))`;
+  return `
+  (func (export "im2col") (param $x i32) (param $xc i32) (param $xh i32) (param $xw i32)
+      (param $H i32) (param $W i32) (param $C i32) (param $KH i32) (param $KW i32)
+      (param $sh i32) (param $sw i32) (param $ph i32) (param $pw i32) (param $dh i32) (param $dw i32)
+      (param $OH i32) (param $OW i32) (param $dst i32)
+    (local $c i32) (local $ky i32) (local $kx i32) (local $oy i32) (local $iy i32) (local $sx i32)
+    (local $lo i32) (local $hi i32) (local $s i32) (local $n i32) (local $z0 i32) (local $z1 i32) (local $step i32)
+    (local.set $step (i32.mul (local.get $sw) (local.get $xw)))
+    (local.set $c (i32.const 0))
+    (block $cd (loop $cl
+      (br_if $cd (i32.ge_u (local.get $c) (local.get $C)))
+      (local.set $ky (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_u (local.get $ky) (local.get $KH)))
+        (local.set $kx (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_u (local.get $kx) (local.get $KW)))
+          ;; output columns [lo, hi) read inside the row: ix = ox*sw + sx in [0, W)
+          (local.set $sx (i32.sub (i32.mul (local.get $kx) (local.get $dw)) (local.get $pw)))
+          (local.set $lo (select (i32.const 0)
+            (i32.div_u (i32.sub (i32.sub (local.get $sw) (i32.const 1)) (local.get $sx)) (local.get $sw))
+            (i32.ge_s (local.get $sx) (i32.const 0))))
+          (local.set $hi (select (i32.const 0)
+            (i32.add (i32.div_u (i32.sub (i32.sub (local.get $W) (i32.const 1)) (local.get $sx)) (local.get $sw)) (i32.const 1))
+            (i32.lt_s (i32.sub (i32.sub (local.get $W) (i32.const 1)) (local.get $sx)) (i32.const 0))))
+          (if (i32.gt_s (local.get $hi) (local.get $OW)) (then (local.set $hi (local.get $OW))))
+          (if (i32.gt_s (local.get $lo) (local.get $hi)) (then (local.set $lo (local.get $hi))))
+          (local.set $oy (i32.const 0))
+          (block $od (loop $ol
+            (br_if $od (i32.ge_u (local.get $oy) (local.get $OH)))
+            (local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sh)) (i32.mul (local.get $ky) (local.get $dh))) (local.get $ph)))
+            (if (i32.ge_u (local.get $iy) (local.get $H))
+              (then
+                ;; a row outside the input (iy < 0 wraps to a large unsigned value)
+                (local.set $z0 (local.get $OW))
+                ${zeros('z0')})
+              (else
+                (local.set $z0 (local.get $lo))
+                ${zeros('z0')}
+                (local.set $s (i32.add (local.get $x) (i32.add (i32.add (i32.mul (local.get $c) (local.get $xc)) (i32.mul (local.get $iy) (local.get $xh)))
+                  (i32.mul (i32.add (i32.mul (local.get $lo) (local.get $sw)) (local.get $sx)) (local.get $xw)))))
+                (local.set $n (i32.sub (local.get $hi) (local.get $lo)))
+                (if (i32.eq (local.get $step) (i32.const 4)) (then
+                  (block $vd (loop $vl
+                    (br_if $vd (i32.lt_u (local.get $n) (i32.const 4)))
+                    (v128.store (local.get $dst) (v128.load (local.get $s)))
+                    (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+                    (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+                    (br $vl)))))
+                (block $sd (loop $sl
+                  (br_if $sd (i32.eqz (local.get $n)))
+                  (f32.store (local.get $dst) (f32.load (local.get $s)))
+                  (local.set $s (i32.add (local.get $s) (local.get $step)))
+                  (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                  (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                  (br $sl)))
+                (local.set $z1 (i32.sub (local.get $OW) (local.get $hi)))
+                ${zeros('z1')}))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $ol)))
+          (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+          (br $xl)))
+        (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+        (br $yl)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cl))))`;
+}
+
+/**
  * addruns(src, dst, len, count, srcStride, dstStride, dstStep): for each of `count` runs, adds the
  * `len` contiguous floats at src into the floats at dst, dst, + dstStep, ... (bytes; 4 is
  * contiguous, in SIMD); then src and dst move on by their strides (bytes). col2im of
@@ -587,6 +669,7 @@ export function wat(fma) {
   ${csum()}
   ${spmm()}
   ${ewr()}
+  ${im2col()}
 )`;
 }
 

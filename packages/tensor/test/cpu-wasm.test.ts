@@ -161,6 +161,9 @@ describe('cpu WebAssembly kernels', () => {
 
       const convCases: { name: string; x: number[]; w: number[]; opts: T.ConvOptions; bias: boolean }[] = [
         { name: 'plain 3x3', x: [5, 3, 17, 19], w: [8, 3, 3, 3], opts: {}, bias: true },
+        // outputs in the heap with whole column panels (32 x 32 pixels): written in place by the gemm, bias added after
+        { name: 'output written in place, with bias', x: [4, 3, 32, 32], w: [16, 3, 3, 3], opts: { padding: 1 }, bias: true },
+        { name: 'output written in place, groups 2', x: [8, 4, 32, 32], w: [6, 2, 3, 3], opts: { padding: 1, groups: 2 }, bias: true },
         { name: 'an output in the WebAssembly heap (>= 64 KiB), with bias', x: [4, 3, 40, 40], w: [16, 3, 3, 3], opts: {}, bias: true },
         { name: 'stride 2, padding 1', x: [3, 4, 15, 16], w: [6, 4, 3, 3], opts: { stride: 2, padding: 1 }, bias: true },
         { name: 'dilation 2, asymmetric kernel', x: [2, 3, 20, 13], w: [7, 3, 3, 2], opts: { dilation: 2, padding: [1, 2] }, bias: false },
@@ -203,6 +206,13 @@ describe('cpu WebAssembly kernels', () => {
         for (const w of [T.narrow(big, 0, 3, 7), T.transpose(big, 2, 3)]) {
           expectNear(T.conv2d(x, w, null, { padding: 1 }), T.conv2d(ref64(x), ref64(w), null, { padding: 1 }), 1e-5);
           expectNear(T.conv2d(x, w, null, { groups: 1, stride: 2 }), T.conv2d(ref64(x), ref64(w), null, { stride: 2 }), 1e-5);
+        }
+        // kernels larger than the output, read per input channel: in place (a permuted output
+        // gradient, as the weight gradient passes it) and copied (kernels transposed)
+        const xb = tensor(seeded(2 * 40 * 20 * 20, 28), { shape: [2, 40, 20, 20] });
+        const g = tensor(seeded(40 * 6 * 18 * 18, 29), { shape: [40, 6, 18, 18] });
+        for (const wb of [T.permute(g, [1, 0, 2, 3]), T.transpose(T.permute(g, [1, 0, 2, 3]), 2, 3)]) {
+          expectNear(T.conv2d(xb, wb, null, { padding: 1 }), T.conv2d(ref64(xb), ref64(wb), null, { padding: 1 }), 1e-5);
         }
       });
 

@@ -1,8 +1,8 @@
 import type { CpuView } from '../backend.js';
 import { coalesceDims } from '../../shape.js';
-import { gemm, gemmRuntime, type GemmResult, type Operand } from './gemm.js';
+import { gemm, gemmRuntime, gemmWritesInto, type GemmResult, type Operand } from './gemm.js';
 import { EW_OPS } from './kernels.generated.js';
-import { CHUNK_COL2IM, type WasmRuntime } from './runtime.js';
+import { CHUNK_COL2IM, CHUNK_EW_ROWS, CHUNK_IM2COL, type WasmRuntime } from './runtime.js';
 
 /** The elementwise kernel's code for a + (one value b). */
 const EW_ADD_SCALAR = 3 * EW_OPS.indexOf('add') + 1;
@@ -117,49 +117,6 @@ export function unfoldTap(col: Float32Array | Float64Array, t: number, g: Im2col
   return t;
 }
 
-/**
- * im2col transposed, for kernels larger than the output: for each of `nb` images (planes from
- * `base`, channel stride x.strides[1]) and each output pixel, the Cg·KH·KW input samples under the
- * kernel (0 outside the input) in (c, ky, kx) order, one pixel after another.
- */
-function unfoldWindows(col: Float32Array, g: Im2colInput, base: number, nb: number, Cg: number, KH: number, KW: number, OH: number): void {
-  const [, , H, W] = g.x.shape;
-  const [xn, xc, xh, xw] = g.x.strides;
-  const X = g.x.data as Float32Array;
-  const OW = g.OW;
-  const [sh, sw] = g.stride;
-  const [dh, dw] = g.dilation;
-  const [ph, pw] = g.padding;
-  let t = 0;
-  for (let n = 0; n < nb; n++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const x0 = ox * sw - pw;
-        // kx range whose samples fall inside the row
-        const lo = Math.min(KW, Math.max(0, Math.ceil(-x0 / dw)));
-        const hi = Math.max(lo, Math.min(KW, Math.floor((W - 1 - x0) / dw) + 1));
-        for (let c = 0; c < Cg; c++) {
-          const plane = base + n * xn + c * xc;
-          for (let ky = 0; ky < KH; ky++) {
-            const iy = oy * sh + ky * dh - ph;
-            if (iy < 0 || iy >= H) {
-              col.fill(0, t, t + KW);
-              t += KW;
-              continue;
-            }
-            const row = plane + iy * xh + x0 * xw;
-            if (lo > 0) col.fill(0, t, t + lo);
-            if (dw * xw === 1) col.set(X.subarray(row + lo, row + hi), t + lo);
-            else for (let kx = lo; kx < hi; kx++) col[t + kx] = X[row + kx * dw * xw];
-            if (hi < KW) col.fill(0, t + hi, t + KW);
-            t += KW;
-          }
-        }
-      }
-    }
-  }
-}
-
 export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, out: CpuView, p: ConvParams): boolean {
   if (out.dtype !== 'float32' || x.dtype !== 'float32' || w.dtype !== 'float32') return false;
   const N = x.shape[0];
@@ -171,59 +128,143 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
   const P = OH * OW;
   const rt = gemmRuntime(Og, N * P, K);
   if (!rt || N * P === 0 || K === 0) return false;
-  const [xn, xc] = x.strides;
-  const Out = out.data;
+  const [xn, xc, xh, xw] = x.strides;
+  const X = x.data as Float32Array;
+  const Out = out.data as Float32Array;
   const band = Math.max(1, Math.min(N, Math.floor(MAX_COL_FLOATS / (K * P))));
   const work = workArray(rt, K * band * P);
   const col = work.data;
   const geom: Im2colInput = { x, OW, stride: p.stride, padding: p.padding, dilation: p.dilation };
+  // Kernels larger than the output (conv's weight gradient runs as such a conv, with the batch as
+  // channels): one product per input channel, W[:, c] (Og x KH*KW, read in place) times that
+  // channel's im2col rows, and the per-channel results summed; else one product per image with
+  // K = Cg*KH*KW.
   const windows = KH * KW > P;
+  // Per-image products write straight into the output when it lives in the heap with whole
+  // column panels (no padded result to copy out); the bias is added afterwards in one pass.
+  const direct = !windows && gemmWritesInto(rt, Out, P);
+  // im2col on the WebAssembly kernel (chunks of images and channels) when the input is in the heap
+  const wasmIm2col = rt.owns(X) && xn >= 0 && xc >= 0 && xh >= 0 && xw >= 0 && rt.owns(col);
+  const [sh, sw] = p.stride;
+  const [ph, pw] = p.padding;
+  const [dh, dw] = p.dilation;
+  const KK = KH * KW;
+  const partial = windows ? new Float32Array(Og * P) : null;
   for (let g = 0; g < groups; g++) {
-    const { op: A, release } = rowsOperand(rt, w, g * Og, Og);
+    const wg = windows ? channelsOperand(rt, w, g * Og, Og) : null;
+    const rows = windows ? null : rowsOperand(rt, w, g * Og, Og);
     for (let n0 = 0; n0 < N; n0 += band) {
       const nb = Math.min(band, N - n0);
-      const cols = nb * P;
-      let B: Operand;
-      if (windows) {
-        // Kernel larger than the output (conv's weight gradient runs as such a conv): one
-        // column-major row of K samples per output pixel, copied a kernel row at a time.
-        unfoldWindows(col, geom, x.offset + n0 * xn + g * Cg * xc, nb, Cg, KH, KW, OH);
-        B = { data: col, offset: 0, strides: [0, 1, K] };
+      // im2col: image n's matrix [K, P] (row (c, ky, kx), column (oy, ox)) at n * K * P.
+      if (wasmIm2col) {
+        const xAt = X.byteOffset + (x.offset + n0 * xn + g * Cg * xc) * 4;
+        const cpc = Math.max(1, Math.min(Cg, Math.ceil(16384 / (KK * P)), Math.ceil((nb * Cg) / (4 * rt.numThreads))));
+        rt.run(CHUNK_IM2COL, [xAt, xn * 4, xc * 4, xh * 4, xw * 4, x.shape[2], x.shape[3], Cg, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, col.byteOffset, K * P * 4, cpc], nb * Math.ceil(Cg / cpc));
       } else {
-        // im2col: row (c, ky, kx), column (n, oy, ox).
-        for (let c = 0; c < Cg; c++) {
-          for (let ky = 0; ky < KH; ky++) {
-            for (let kx = 0; kx < KW; kx++) {
-              let t = ((c * KH + ky) * KW + kx) * cols;
-              for (let n = n0; n < n0 + nb; n++) t = unfoldTap(col, t, geom, x.offset + n * xn + (g * Cg + c) * xc, ky, kx, 0, OH);
+        for (let n = 0; n < nb; n++) {
+          const plane = x.offset + (n0 + n) * xn + g * Cg * xc;
+          let t = n * K * P;
+          for (let c = 0; c < Cg; c++) for (let ky = 0; ky < KH; ky++) for (let kx = 0; kx < KW; kx++) t = unfoldTap(col, t, geom, plane + c * xc, ky, kx, 0, OH);
+        }
+      }
+      if (windows) {
+        for (let n = 0; n < nb; n++) {
+          // Cg products W[:, c] [Og, KK] x col_c [KK, P], then summed over c in order
+          const r = gemm(rt, wg!.op, { data: col, offset: n * K * P, strides: [KK * P, P, 1] }, Cg, Og, P, KK);
+          partial!.fill(0);
+          for (let c = 0; c < Cg; c++) {
+            for (let o = 0; o < Og; o++) {
+              const src = r.base + c * r.batchStride + o * r.ld;
+              for (let i = 0; i < P; i++) partial![o * P + i] += r.f32[src + i];
             }
           }
+          storeRows(partial!, out, bias, n0 + n, g * Og, Og);
         }
-        B = { data: col, offset: 0, strides: [0, cols, 1] };
+        continue;
       }
-      const r = gemm(rt, A, B, 1, Og, cols, K);
-      // the bias is added by the elementwise kernel (called directly: one row at a time) when the
-      // output lives in the WebAssembly memory
-      const direct = rt.owns(Out);
-      const biasAt = direct && bias ? rt.alloc(1) : 0;
-      for (let o = 0; o < Og; o++) {
-        const oc = g * Og + o;
-        const b = bias ? bias.data[bias.offset + oc * bias.strides[0]] : 0;
-        const src = r.base + o * r.ld;
-        if (biasAt) r.f32[biasAt >> 2] = b;
-        for (let n = 0; n < nb; n++) {
-          const dst = out.offset + ((n0 + n) * O + oc) * P;
-          const s = src + n * P;
-          if (b === 0) Out.set(r.f32.subarray(s, s + P), dst);
-          else if (direct) rt.kernels.ew(EW_ADD_SCALAR, s * 4, biasAt, Out.byteOffset + dst * 4, P);
-          else for (let i = 0; i < P; i++) Out[dst + i] = r.f32[s + i] + b;
-        }
+      const B: Operand = { data: col, offset: 0, strides: [K * P, P, 1] };
+      if (direct) {
+        gemm(rt, rows!.op, B, nb, Og, P, K, Out.byteOffset + (out.offset + (n0 * O + g * Og) * P) * 4, O * P);
+      } else {
+        const r = gemm(rt, rows!.op, B, nb, Og, P, K);
+        copyOut(rt, r, out, bias, n0, nb, g * Og, Og);
       }
     }
-    release();
+    (wg ?? rows)!.release();
   }
   work.release();
+  if (direct && bias) addBias(rt, out, bias);
   return true;
+}
+
+/**
+ * Weights [O, Cg, KH, KW] of output channels [o0, o0 + count) as a gemm operand batched over the
+ * input channel: entry c is W[o0.., c] (count x KH*KW). Read in place when each (o, c) kernel is
+ * contiguous (a transposed output gradient is), else copied dense.
+ */
+function channelsOperand(rt: WasmRuntime, w: CpuView, o0: number, count: number): { op: Operand; release(): void } {
+  const [, Cg, KH, KW] = w.shape;
+  const [s0, s1, s2, s3] = w.strides;
+  if ((s3 === 1 || KW === 1) && (s2 === KW || KH === 1) && s0 >= 0 && s1 >= 0) {
+    return { op: { data: w.data, offset: w.offset + o0 * s0, strides: [s1, s0, 1] }, release() {} };
+  }
+  const work = workArray(rt, count * Cg * KH * KW);
+  denseRows(w, o0, count, work.data);
+  return { op: { data: work.data, offset: 0, strides: [KH * KW, Cg * KH * KW, 1] }, release: work.release };
+}
+
+/** out[n, oc0 + o, :] = rows[o, :] + bias[oc0 + o] for o < Og (rows: Og x pixels). */
+function storeRows(rowsData: Float32Array, out: CpuView, bias: CpuView | undefined, n: number, oc0: number, Og: number): void {
+  const O = out.shape[1];
+  const P = out.shape[2] * out.shape[3];
+  const Out = out.data;
+  for (let o = 0; o < Og; o++) {
+    const b = bias ? bias.data[bias.offset + (oc0 + o) * bias.strides[0]] : 0;
+    const dst = out.offset + (n * O + oc0 + o) * P;
+    for (let i = 0; i < P; i++) Out[dst + i] = rowsData[o * P + i] + b;
+  }
+}
+
+/**
+ * Copies a padded gemm result batched over images into out[n0 + n, oc0 + o, :] for n < nb,
+ * o < Og, adding the bias: image n's row o starts at r.base + n * r.batchStride + o * r.ld.
+ */
+function copyOut(rt: WasmRuntime, r: GemmResult, out: CpuView, bias: CpuView | undefined, n0: number, nb: number, oc0: number, Og: number): void {
+  const Out = out.data;
+  const O = out.shape[1];
+  // the bias is added by the elementwise kernel (called directly: one row at a time) when the
+  // output lives in the WebAssembly memory
+  const inHeap = rt.owns(Out);
+  const biasAt = inHeap && bias ? rt.alloc(1) : 0;
+  const planes = out.shape[2] * out.shape[3];
+  for (let o = 0; o < Og; o++) {
+    const oc = oc0 + o;
+    const b = bias ? bias.data[bias.offset + oc * bias.strides[0]] : 0;
+    if (biasAt) r.f32[biasAt >> 2] = b;
+    for (let n = 0; n < nb; n++) {
+      const dst = out.offset + ((n0 + n) * O + oc) * planes;
+      const s = r.base + n * r.batchStride + o * r.ld;
+      if (b === 0) Out.set(r.f32.subarray(s, s + planes), dst);
+      else if (inHeap) rt.kernels.ew(EW_ADD_SCALAR, s * 4, biasAt, Out.byteOffset + dst * 4, planes);
+      else for (let i = 0; i < planes; i++) Out[dst + i] = r.f32[s + i] + b;
+    }
+  }
+}
+
+/** out[n, o, :] += bias[o] over a contiguous output in the heap, rows across the pool (skipped when the bias is all zeros). */
+function addBias(rt: WasmRuntime, out: CpuView, bias: CpuView): void {
+  const [N, O] = out.shape;
+  const P = out.shape[2] * out.shape[3];
+  const values = Array.from({ length: O }, (_, o) => bias.data[bias.offset + o * bias.strides[0]]);
+  if (values.every((v) => v === 0)) return;
+  rt.resetArena();
+  const at = rt.alloc(N * O);
+  const f = rt.f32;
+  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) f[(at >> 2) + n * O + o] = values[o];
+  const R = N * O;
+  const outAt = out.data.byteOffset + out.offset * 4;
+  const per = Math.max(1, Math.ceil(16384 / P));
+  rt.run(CHUNK_EW_ROWS, [EW_ADD_SCALAR, outAt, P * 4, at, 4, outAt, P, per, R], Math.ceil(R / per));
 }
 
 export function wasmConvTranspose2d(x: CpuView, w: CpuView, bias: CpuView | undefined, out: CpuView, p: ConvParams): boolean {

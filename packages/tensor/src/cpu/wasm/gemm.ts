@@ -107,10 +107,15 @@ function spanCopy(rt: WasmRuntime, op: Operand, batches: number, rows: number, c
   return at;
 }
 
-/** Packs `panels` panels of a strided operand already in wasm memory, in chunks across the pool. */
-function packInWasm(rt: WasmRuntime, src: number, rs: number, cs: number, dst: number, rows: number, cols: number, width: number, panels: number): void {
-  const per = Math.max(1, Math.ceil(panels / (4 * rt.numThreads)), Math.ceil(4096 / Math.max(1, cols * width)));
-  rt.run(CHUNK_PACK, [src, rs, cs, dst, rows, cols, width, per, panels], Math.ceil(panels / per));
+/**
+ * Packs `panels` panels of each of `batches` entries of a strided operand already in wasm memory
+ * (entry b at src + b * srcBatch, packed to dst + b * dstBatch bytes), in chunks across the pool:
+ * one job for every entry (a job per entry cost a pool handoff each).
+ */
+function packInWasm(rt: WasmRuntime, src: number, rs: number, cs: number, dst: number, rows: number, cols: number, width: number, panels: number, batches = 1, srcBatch = 0, dstBatch = 0): void {
+  const per = Math.max(1, Math.ceil((batches * panels) / (4 * rt.numThreads)), Math.ceil(4096 / Math.max(1, cols * width)));
+  const perEntry = Math.min(per, panels);
+  rt.run(CHUNK_PACK, [src, rs, cs, dst, rows, cols, width, perEntry, panels, srcBatch, dstBatch], batches * Math.ceil(panels / perEntry));
 }
 
 /** The padded result of {@link gemm}: row i, column j of batch entry b is `f32[at/4 + b*batchStride + i*ld + j]`. */
@@ -132,10 +137,11 @@ export function gemmWritesInto(rt: WasmRuntime, out: Float32Array, n: number): b
 
 /**
  * C[b] = A[b] (m x k) * B[b] (k x n) for b < batch. Returns the padded result in the arena (valid
- * until the runtime's next kernel call); with `into` (the byte address of a contiguous
- * [batch, m, n] output in the memory, allowed when {@link gemmWritesInto}) C is written there.
+ * until the runtime's next kernel call); with `into` (the byte address of an [m, n] output in the
+ * memory with contiguous rows, batch entries `intoBatchStride` floats apart; allowed when
+ * {@link gemmWritesInto}) C is written there.
  */
-export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m: number, n: number, k: number, into?: number): GemmResult {
+export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m: number, n: number, k: number, into?: number, intoBatchStride = m * n): GemmResult {
   const mPanels = Math.ceil(m / MR);
   const nPanels = Math.ceil(n / NR);
   const aFloats = mPanels * MR * k;
@@ -164,18 +170,19 @@ export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m:
   if (amode) {
     // nothing to pack: the operand is read in place
   } else if (aPlan) {
-    for (let b = 0; b < aBatches; b++) packInWasm(rt, aPlan + b * asb * 4, asm * 4, ask * 4, ap + b * aFloats * 4, m, k, MR, mPanels);
+    packInWasm(rt, aPlan, asm * 4, ask * 4, ap, m, k, MR, mPanels, aBatches, asb * 4, aFloats * 4);
   } else {
     for (let b = 0; b < aBatches; b++) packA(f32, ap + b * aFloats * 4, a, b, m, k, mPanels);
   }
   if (bPlan) {
     const [sb, sk, sn] = bm.strides;
-    for (let b = 0; b < bBatches; b++) packInWasm(rt, bPlan + b * sb * 4, sn * 4, sk * 4, bp + b * bFloats * 4, n, k, NR, nPanels);
+    packInWasm(rt, bPlan, sn * 4, sk * 4, bp, n, k, NR, nPanels, bBatches, sb * 4, bFloats * 4);
   } else {
     for (let b = 0; b < bBatches; b++) packB(f32, bp + b * bFloats * 4, bm, b, k, n, nPanels);
   }
+  const cStride = into === undefined ? cFloats : intoBatchStride;
   if (k === 0) {
-    f32.fill(0, cp >> 2, (cp >> 2) + cFloats * batch);
+    for (let b = 0; b < batch; b++) f32.fill(0, (cp >> 2) + b * cStride, (cp >> 2) + b * cStride + cFloats);
   } else {
     // Tiles of about 64 rows x 256 columns: enough chunks to balance threads, each big enough to amortise its B panels.
     const threads = rt.numThreads;
@@ -193,9 +200,9 @@ export function gemm(rt: WasmRuntime, a: Operand, bm: Operand, batch: number, m:
     const as = amode === 1 ? ask * 4 : amode === 2 ? asm * 4 : 0;
     rt.run(
       CHUNK_GEMM,
-      [aBase, bp, cp, k, ld * 4, mPanels, nPanels, mPer, nPer, chunksM, chunksN, aStride, bBatches === 1 ? 0 : bFloats * 4, cFloats * 4, amode, as, m],
+      [aBase, bp, cp, k, ld * 4, mPanels, nPanels, mPer, nPer, chunksM, chunksN, aStride, bBatches === 1 ? 0 : bFloats * 4, cStride * 4, amode, as, m],
       batch * chunksM * chunksN,
     );
   }
-  return { f32: rt.f32, base: cp >> 2, ld, batchStride: cFloats };
+  return { f32: rt.f32, base: cp >> 2, ld, batchStride: cStride };
 }

@@ -18,17 +18,25 @@ import { KERNELS_RELAXED, KERNELS_SIMD } from './kernels.generated.js';
  * thread.
  */
 
-/** Control block layout (int32 words at the bottom of the memory). */
+/**
+ * Control block layout (int32 words at the bottom of the memory). The claim word, the done
+ * counter and the job's description sit on separate cache lines: every claim and every finished
+ * chunk writes a line the other threads then miss on.
+ */
 const WAKE = 0;
-const NEXT = 1;
-const DONE = 2;
-const TOTAL = 3;
-const FUNC = 4;
-const ARGS = 8;
+const NEXT = 16;
+const DONE = 32;
+/** Job number (counts publications), chunk count, chunk function and arguments: written before a job opens. */
+const JOB = 48;
+const TOTAL = 49;
+const FUNC = 50;
+const ARGS = 52;
 const MAX_ARGS = 24;
 const CTRL_WORDS = ARGS + MAX_ARGS;
 /** Scratch starts after the control block, 64-byte aligned. */
-const ARENA_BASE = 256;
+const ARENA_BASE = 512;
+/** How long (ms) a pool thread spins before sleeping, waiting for the next job or the last chunks. */
+const SPIN_MS = 1;
 const PAGE = 65536;
 /** 4 GiB: the wasm32 limit (the memory is reserved virtually, committed as it grows). */
 const MAX_PAGES = 65536;
@@ -55,11 +63,13 @@ const CHUNK_SOURCE = `[
     k.gemm(a[0] + b * a[11], a[1] + b * a[12], a[2] + b * a[13], a[3], a[4],
       mp0, Math.min(a[5], mp0 + a[7]), np0, Math.min(a[6], np0 + a[8]), a[14], a[15], a[16]);
   },
-  // 1: pack panels [c*per, min(panels, (c+1)*per)) of one operand.
-  // a: src rs cs dst rows cols width per panels
+  // 1: pack panels of one operand's batch entries: chunk c = (entry b, panels [q*per, min(panels, (q+1)*per))).
+  // a: src rs cs dst rows cols width per panels srcBatch dstBatch (bytes between entries)
   function (k, a, c) {
-    const p0 = c * a[7];
-    k.pack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], p0, Math.min(a[8], p0 + a[7]));
+    const perEntry = Math.ceil(a[8] / a[7]);
+    const b = Math.floor(c / perEntry);
+    const p0 = (c - b * perEntry) * a[7];
+    k.pack(a[0] + b * a[9], a[1], a[2], a[3] + b * a[10], a[4], a[5], a[6], p0, Math.min(a[8], p0 + a[7]));
   },
   // 2: Philox blocks [c*per, min(n, (c+1)*per)). a: k0 k1 startLo startHi n out per
   function (k, a, c) {
@@ -72,15 +82,19 @@ const CHUNK_SOURCE = `[
     const at = first * 4;
     k.ew(a[0], a[1] + (a[2] ? at : 0), a[3] + (a[4] ? at : 0), a[5] + at, Math.min(a[6] - first, a[7]));
   },
-  // 4: float64 partial sums of row blocks: chunk c = (row q, block b); row q = r * runs + j starts
-  // at element r * rowStride + j * runStride. a: x rowStride K blocks block partials runs runStride
+  // 4: float64 partial sums of row blocks: item i = (row q, block b), chunk c the items
+  // [c*per, min(total, (c+1)*per)); row q = r * runs + j starts at element r * rowStride + j * runStride.
+  // a: x rowStride K blocks block partials runs runStride per total
   function (k, a, c) {
-    const q = Math.floor(c / a[3]);
-    const b = c - q * a[3];
-    const r = Math.floor(q / a[6]);
-    const j = q - r * a[6];
-    const start = b * a[4];
-    k.rsum(a[0] + (r * a[1] + j * a[7] + start) * 4, Math.min(a[4], a[2] - start), a[5] + c * 8);
+    const end = Math.min(a[9], (c + 1) * a[8]);
+    for (let i = c * a[8]; i < end; i++) {
+      const q = Math.floor(i / a[3]);
+      const b = i - q * a[3];
+      const r = Math.floor(q / a[6]);
+      const j = q - r * a[6];
+      const start = b * a[4];
+      k.rsum(a[0] + (r * a[1] + j * a[7] + start) * 4, Math.min(a[4], a[2] - start), a[5] + i * 8);
+    }
   },
   // 5: Adam over elements [c*per, min(n, (c+1)*per)). a: g p m v x n per consts flags
   function (k, a, c) {
@@ -120,6 +134,15 @@ const CHUNK_SOURCE = `[
     const r0 = c * a[7];
     k.spmm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], r0, Math.min(a[8], r0 + a[7]));
   },
+  // 10: im2col (conv2d) of channels [q*cpc, min(C, (q+1)*cpc)) of image n, chunk c = (n, q).
+  // a: x xImage xc xh xw H W C KH KW sh sw ph pw dh dw OH OW dst dstImage cpc (x, dst, strides in bytes)
+  function (k, a, c) {
+    const per = Math.ceil(a[7] / a[20]);
+    const n = Math.floor(c / per);
+    const c0 = (c - n * per) * a[20];
+    k.im2col(a[0] + n * a[1] + c0 * a[2], a[2], a[3], a[4], a[5], a[6], Math.min(a[20], a[7] - c0), a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17],
+      a[18] + n * a[19] + c0 * a[8] * a[9] * a[16] * a[17] * 4);
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
@@ -132,16 +155,26 @@ export const CHUNK_EW_ROWS = 6;
 export const CHUNK_COL2IM = 7;
 export const CHUNK_CSUM = 8;
 export const CHUNK_SPMM = 9;
+export const CHUNK_IM2COL = 10;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
+  let job = -1, total = 0, fn = 0, args = null;
   for (;;) {
     const cur = Atomics.load(ctrl, ${NEXT});
-    const total = ctrl[${TOTAL}];
-    const fn = ctrl[${FUNC}];
-    const args = ctrl.slice(${ARGS}, ${ARGS + MAX_ARGS});
-    if ((cur & ${MAX_CHUNKS}) >= total) return;
+    if ((cur & ${MAX_CHUNKS}) >= Atomics.load(ctrl, ${TOTAL})) return;
     if (Atomics.compareExchange(ctrl, ${NEXT}, cur, cur + 1) !== cur) continue;
+    // Claimed: the job cannot change before this chunk is done (the caller waits for it), so its
+    // description is read now, once per job.
+    const now = Atomics.load(ctrl, ${JOB});
+    if (now !== job) {
+      job = now;
+      total = ctrl[${TOTAL}];
+      fn = ctrl[${FUNC}];
+      args = ctrl.slice(${ARGS}, ${ARGS + MAX_ARGS});
+    }
+    // a claim past the end (the chunk count read above was the previous job's) runs nothing
+    if ((cur & ${MAX_CHUNKS}) >= total) return;
     chunks[fn](kernels, args, cur & ${MAX_CHUNKS});
     if (Atomics.add(ctrl, ${DONE}, 1) + 1 === total) Atomics.notify(ctrl, ${DONE});
   }
@@ -158,6 +191,10 @@ function start({ module, memory }) {
     const wake = Atomics.load(ctrl, ${WAKE});
     if (wake < 0) return;
     runChunks(ctrl, kernels, chunks);
+    // Spin a little before sleeping: kernels come in bursts (a training step is hundreds), and a
+    // sleeping thread takes tens of microseconds to wake (more in a VM), longer than many jobs.
+    const until = performance.now() + ${SPIN_MS};
+    while (Atomics.load(ctrl, ${WAKE}) === wake && performance.now() < until) {}
     Atomics.wait(ctrl, ${WAKE}, wake);
   }
 }
@@ -165,7 +202,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void; ewr(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void; ewr(...args: number[]): void; im2col(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
@@ -444,14 +481,18 @@ export class WasmRuntime {
     Atomics.store(ctrl, DONE, 0);
     Atomics.store(ctrl, TOTAL, total);
     Atomics.store(ctrl, FUNC, fn);
+    Atomics.store(ctrl, JOB, (Atomics.load(ctrl, JOB) + 1) | 0);
     for (let i = 0; i < args.length; i++) Atomics.store(ctrl, ARGS + i, args[i]);
     Atomics.store(ctrl, NEXT, gen << CHUNK_BITS);
     Atomics.add(ctrl, WAKE, 1);
     Atomics.notify(ctrl, WAKE);
     runChunks(ctrl, this.kernels, this.chunks);
+    // the last chunks are usually a few microseconds from done: spin before sleeping
+    const until = performance.now() + SPIN_MS;
     for (;;) {
       const done = Atomics.load(ctrl, DONE);
       if (done >= total) break;
+      if (performance.now() < until) continue;
       Atomics.wait(ctrl, DONE, done);
     }
   }
