@@ -47,6 +47,7 @@ export function parseRunnerArgs(extra: Record<string, { type: 'string'; default?
       workloads: { type: 'string', default: WORKLOAD_IDS.join(',') },
       repeats: { type: 'string', default: '7' },
       warmup: { type: 'string', default: '2' },
+      'warmup-s': { type: 'string', default: '1' },
       budget: { type: 'string', default: '10' },
       threads: { type: 'string', default: '0' },
       inputs: { type: 'string', default: '' },
@@ -62,6 +63,7 @@ export function parseRunnerArgs(extra: Record<string, { type: 'string'; default?
     workloads,
     repeats: positiveInt('repeats', values.repeats),
     warmup: positiveInt('warmup', values.warmup),
+    warmupS: Number(values['warmup-s']),
     budgetS: Number(values.budget),
     threads: Number(values.threads),
     inputs: String(values.inputs) || ensureInputs(),
@@ -87,10 +89,16 @@ async function timeOnce(c: Case): Promise<number> {
   return performance.now() - t0;
 }
 
-/** Warm-up (one run only when a run takes over a second), then timed runs within the budget. */
+/**
+ * Warm-up (one run only when a run takes over a second; else at least `warmup` runs and more
+ * until `warmupS` seconds have passed, at most 50), then timed runs within the budget.
+ */
 async function measure(c: Case, o: RunnerOptions): Promise<{ firstMs: number; times: number[] }> {
   const firstMs = await timeOnce(c);
-  if (firstMs < 1000) for (let i = 1; i < o.warmup; i++) await c.run();
+  if (firstMs < 1000) {
+    let spent = firstMs;
+    for (let i = 1; i < 50 && (i < o.warmup || spent < o.warmupS * 1000); i++) spent += await timeOnce(c);
+  }
   const times: number[] = [];
   let total = 0;
   while (times.length < o.repeats && (times.length === 0 || total < o.budgetS * 1000)) {

@@ -14,6 +14,8 @@ export interface RunnerOptions {
   repeats: number;
   /** Untimed runs first (compilation, pipeline caches, JIT); one only when a run takes over 1 s. */
   warmup: number;
+  /** Seconds of warm-up runs at least (more runs until they have passed; at most 50). */
+  warmupS: number;
   /** Seconds of timed runs per workload variant after which no new repeat starts. */
   budgetS: number;
   /** Threads a system may use, where it can be told. */

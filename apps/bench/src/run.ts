@@ -29,6 +29,7 @@ const { values: flags } = parseArgs({
     workloads: { type: 'string', default: WORKLOAD_IDS.join(',') },
     repeats: { type: 'string' },
     warmup: { type: 'string' },
+    'warmup-s': { type: 'string' },
     budget: { type: 'string' },
     timeout: { type: 'string' },
     threads: { type: 'string', default: String(cpus().length) },
@@ -46,6 +47,7 @@ if (flags.help) {
   --workloads a,b    some of ${WORKLOAD_IDS.join(', ')}
   --repeats N        timed runs per workload (default 7; 2 with --quick)
   --warmup N         untimed runs first (default 2; 1 with --quick; 1 when a run takes over 1 s)
+  --warmup-s S       and more untimed runs until S seconds of warm-up have passed, at most 50 (default 1; 0 with --quick)
   --budget S         seconds of timed runs after which no new repeat starts (default 10; 2 with --quick)
   --timeout S        seconds a workload (each formulation of it) may take before its runner is killed (default 240; 120 with --quick)
   --threads N        threads for systems that take a count (default: the number of cores, ${cpus().length})
@@ -67,11 +69,12 @@ const quick = flags.quick!;
 const settings = {
   repeats: Number(flags.repeats ?? (quick ? 2 : 7)),
   warmup: Number(flags.warmup ?? (quick ? 1 : 2)),
+  warmupS: Number(flags['warmup-s'] ?? (quick ? 0 : 1)),
   budget: Number(flags.budget ?? (quick ? 2 : 10)),
   timeout: Number(flags.timeout ?? (quick ? 120 : 240)),
   threads: Number(flags.threads),
 };
-for (const [k, v] of Object.entries(settings)) if (!(v > 0)) throw new Error(`--${k} must be a positive number, received ${v}`);
+for (const [k, v] of Object.entries(settings)) if (!(v > 0) && !(k === 'warmupS' && v === 0)) throw new Error(`--${k === 'warmupS' ? 'warmup-s' : k} must be a positive number, received ${v}`);
 
 // Fresh inputs for every run (the runners' own default is a cache that could predate the data files).
 const inputs = ensureInputs(mkdtempSync(join(tmpdir(), 'tessera-bench-inputs-')));
@@ -79,7 +82,7 @@ const inputMeta = JSON.parse(readFileSync(join(inputs, 'meta.json'), 'utf8')) as
 
 function runnerArgs(pending: WorkloadId[]): string[] {
   const s = settings;
-  return ['--workloads', pending.join(','), '--repeats', `${s.repeats}`, '--warmup', `${s.warmup}`, '--budget', `${s.budget}`, '--threads', `${s.threads}`, '--inputs', inputs];
+  return ['--workloads', pending.join(','), '--repeats', `${s.repeats}`, '--warmup', `${s.warmup}`, '--warmup-s', `${s.warmupS}`, '--budget', `${s.budget}`, '--threads', `${s.threads}`, '--inputs', inputs];
 }
 
 function command(sys: SystemSpec, pending: WorkloadId[]): [string, string[]] {
@@ -219,7 +222,7 @@ const s = settings;
 const header = [
   `${started.toISOString()}, ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s. Node ${machine.node}, ${machine.cpu}, ${machine.cores} cores, ${machine.os}, ${machine.memoryGiB} GiB; load average ${machine.loadAverageAtStart.join(' ')} at the start, ${loadAtEnd.join(' ')} at the end.`,
   '',
-  `Each system runs in its own process, one after another. Per workload: ${s.warmup} untimed warm-up run${s.warmup > 1 ? 's (only the first when it takes over 1 s)' : ''}, then up to ${s.repeats} timed runs, fewer once ${s.budget} s of timed runs are spent (at least one); the median is reported. Results are read back to the host inside the timed region (on GPUs: until the readback has landed). Systems that take a thread count were given ${s.threads}.${quick ? ' **Quick run** (smoke test): few repeats, numbers are rough.' : ''}`,
+  `Each system runs in its own process, one after another. Per workload: ${s.warmup} untimed warm-up run${s.warmup > 1 ? 's (only the first when it takes over 1 s)' : ''}${s.warmupS > 0 ? `, more until ${s.warmupS} s of warm-up have passed (at most 50 runs; JIT systems reach their steady speed)` : ''}, then up to ${s.repeats} timed runs, fewer once ${s.budget} s of timed runs are spent (at least one); the median is reported. Results are read back to the host inside the timed region (on GPUs: until the readback has landed). Systems that take a thread count were given ${s.threads}.${quick ? ' **Quick run** (smoke test): few repeats, numbers are rough.' : ''}`,
   '',
   `Graph: ${inputMeta.source}; ${inputMeta.edges} directed edges, Â with ${inputMeta.nnz} entries. Workloads are described in apps/bench/README.md.`,
 ];

@@ -286,8 +286,11 @@ def time_once(run):
 def measure(run, o):
     first = time_once(run)
     if first < 1000:
-        for _ in range(1, o.warmup):
-            run()
+        # at least o.warmup runs, more until o.warmup_s seconds have passed (at most 50), as harness.ts
+        spent, i = first, 1
+        while i < 50 and (i < o.warmup or spent < o.warmup_s * 1000):
+            spent += time_once(run)
+            i += 1
     times, spent = [], 0.0
     while len(times) < o.repeats and (not times or spent < o.budget * 1000):
         t = time_once(run)
@@ -341,6 +344,7 @@ def main():
     ap.add_argument("--workloads", default="")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--warmup-s", type=float, default=1.0)
     ap.add_argument("--budget", type=float, default=10)
     ap.add_argument("--threads", type=int, default=0)
     o = ap.parse_args()
