@@ -280,6 +280,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
     });
 
+    it('scatters rows 4 features at a time (sum, mean) from contiguous, row-strided and offset sources', async () => {
+      const E = 41;
+      const idx = Int32Array.from({ length: E }, (_, i) => (i * 5) % 13);
+      for (const reduce of ['sum', 'mean'] as const) {
+        for (const includeSelf of [true, false]) {
+          // src: contiguous [E, 8]; columns 4..12 of [E, 12] (row stride 12, offset 4: still whole
+          // vec4s); columns 1..9 (offset 1: the scalar kernel)
+          const sources = [(d: T.DeviceName) => data([E, 8], 31, d), (d: T.DeviceName) => T.narrow(data([E, 12], 32, d), 1, 4, 8), (d: T.DeviceName) => T.narrow(data([E, 12], 33, d), 1, 1, 8)];
+          for (const source of sources) {
+            await same((d) => T.tidy(() => {
+              const index = T.expand(T.reshape(T.tensor(idx, { device: d }), [E, 1]), [E, 8]);
+              return T.scatterReduce(data([13, 8], 30, d), 0, index, source(d), reduce, { includeSelf });
+            }), 1e-5);
+          }
+        }
+      }
+    });
+
     it('scatters along dim 1 with a broadcast index, and integer scatterAdd', async () => {
       const idx = Int32Array.from([2, 0, 2, 1, 3, 2]);
       await same((d) => T.tidy(() => {

@@ -374,6 +374,32 @@ ${MAIN}
 }`;
 
 /**
+ * SCATTER_ROWS for the common message-passing case: a float32 sum or mean into a contiguous
+ * [rows, F] output along dim 0, F a multiple of 4, from a src with contiguous rows: one
+ * invocation per 4 adjacent features, reading vec4s (4x fewer invocations and loads; each lane
+ * adds its contributions in the same order as the scalar kernel, so the same bits).
+ * M: numRows, F / 4, srcOffset / 4, srcRowStride / 4.
+ */
+const SCATTER_ROWS_VEC4 = (reduce: string, includeSelf: boolean) => `
+${SCATTER_BINDINGS('vec4<f32>')}
+${MAIN}
+  let F4 = M[1];
+  if (i >= M[0] * F4) { return; }
+  let row = i / F4;
+  let b = OFF[row];
+  let e = OFF[row + 1u];
+  if (b == e) { return; }
+  let base = M[2] + (i - row * F4);
+  var acc = ${includeSelf ? 'O[i]' : 'vec4<f32>(0.0)'};
+  var cnt = ${includeSelf ? '1u' : '0u'};
+  for (var j = b; j < e; j++) {
+    acc = acc + S[base + R[j] * M[3]];
+    cnt++;
+  }
+  O[i] = ${reduce === 'mean' ? 'acc / f32(cnt)' : 'acc'};
+}`;
+
+/**
  * Scatter whose index varies only along `dim` (expanded from a 1-d index, as message passing
  * does: index[e, f] = idx[e]): the grouping runs over idx alone, and one invocation per output
  * element (t, rest) reduces src[e, rest] over the e with idx[e] = t, in order. Output elements
@@ -433,6 +459,14 @@ registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, 
     const keyMeta = new Uint32Array(4);
     put(keyMeta, 0, [index.shape[dim], out.shape[dim], index.offset, index.strides[dim]]);
     const g = group(gpu, temps, index.shape[dim], out.shape[dim], (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS(code), buffers: [buf(index), k, p, c, gpu.indexErrorBuffer()], meta: keyMeta, threads: index.shape[dim] }));
+    const F = out.shape[1];
+    if (t === 'f32' && (reduce === 'sum' || reduce === 'mean') && out.shape.length === 2 && dim === 0 && out.offset === 0 && F % 4 === 0 && index.shape[1] === F &&
+        src.strides[1] === 1 && src.strides[0] >= 0 && src.strides[0] % 4 === 0 && src.offset % 4 === 0) {
+      const meta = new Uint32Array([out.shape[0], F / 4, src.offset / 4, src.strides[0] / 4]);
+      gpu.dispatch({ code: SCATTER_ROWS_VEC4(reduce, includeSelf), buffers: [buf(src), g.perm, g.offsets, buf(out)], meta, threads: numKeys / 4 });
+      temps.free();
+      return;
+    }
     const meta = new Uint32Array(28 + 3 * MAX_RANK);
     put(meta, 0, [numKeys, out.shape.length, dim, src.offset]);
     put(meta, 4, out.shape);
