@@ -460,20 +460,20 @@ registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, 
     put(keyMeta, 0, [index.shape[dim], out.shape[dim], index.offset, index.strides[dim]]);
     const g = group(gpu, temps, index.shape[dim], out.shape[dim], (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS(code), buffers: [buf(index), k, p, c, gpu.indexErrorBuffer()], meta: keyMeta, threads: index.shape[dim] }));
     const F = out.shape[1];
+    const buffers = [buf(src), g.perm, g.offsets, buf(out)];
     if (t === 'f32' && (reduce === 'sum' || reduce === 'mean') && out.shape.length === 2 && dim === 0 && out.offset === 0 && F % 4 === 0 && index.shape[1] === F &&
         src.strides[1] === 1 && src.strides[0] >= 0 && src.strides[0] % 4 === 0 && src.offset % 4 === 0) {
       const meta = new Uint32Array([out.shape[0], F / 4, src.offset / 4, src.strides[0] / 4]);
-      gpu.dispatch({ code: SCATTER_ROWS_VEC4(reduce, includeSelf), buffers: [buf(src), g.perm, g.offsets, buf(out)], meta, threads: numKeys / 4 });
-      temps.free();
-      return;
+      gpu.dispatch({ code: SCATTER_ROWS_VEC4(reduce, includeSelf), buffers, meta, threads: numKeys / 4 });
+    } else {
+      const meta = new Uint32Array(28 + 3 * MAX_RANK);
+      put(meta, 0, [numKeys, out.shape.length, dim, src.offset]);
+      put(meta, 4, out.shape);
+      put(meta, 12, index.shape);
+      put(meta, 20, src.strides);
+      out.shape.forEach((size, d) => put(meta, 28 + 3 * d, divMagic(size)));
+      gpu.dispatch({ code: SCATTER_ROWS(t, reduce, includeSelf), buffers, meta, threads: numKeys });
     }
-    const meta = new Uint32Array(28 + 3 * MAX_RANK);
-    put(meta, 0, [numKeys, out.shape.length, dim, src.offset]);
-    put(meta, 4, out.shape);
-    put(meta, 12, index.shape);
-    put(meta, 20, src.strides);
-    out.shape.forEach((size, d) => put(meta, 28 + 3 * d, divMagic(size)));
-    gpu.dispatch({ code: SCATTER_ROWS(t, reduce, includeSelf), buffers: [buf(src), g.perm, g.offsets, buf(out)], meta, threads: numKeys });
   } else {
     const meta = walkMeta(index.shape, dim, out.shape[dim], index, src);
     put(meta, 30, contiguousStrides(out.shape));

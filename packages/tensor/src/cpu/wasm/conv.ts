@@ -151,8 +151,8 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
   const KK = KH * KW;
   const partial = windows ? new Float32Array(Og * P) : null;
   for (let g = 0; g < groups; g++) {
-    const wg = windows ? channelsOperand(rt, w, g * Og, Og) : null;
-    const rows = windows ? null : rowsOperand(rt, w, g * Og, Og);
+    // the group's weights: batched over input channels (windows) or rows [Og, K]
+    const weights = (windows ? channelsOperand : rowsOperand)(rt, w, g * Og, Og);
     for (let n0 = 0; n0 < N; n0 += band) {
       const nb = Math.min(band, N - n0);
       // im2col: image n's matrix [K, P] (row (c, ky, kx), column (oy, ox)) at n * K * P.
@@ -170,7 +170,7 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
       if (windows) {
         for (let n = 0; n < nb; n++) {
           // Cg products W[:, c] [Og, KK] x col_c [KK, P], then summed over c in order
-          const r = gemm(rt, wg!.op, { data: col, offset: n * K * P, strides: [KK * P, P, 1] }, Cg, Og, P, KK);
+          const r = gemm(rt, weights.op, { data: col, offset: n * K * P, strides: [KK * P, P, 1] }, Cg, Og, P, KK);
           partial!.fill(0);
           for (let c = 0; c < Cg; c++) {
             for (let o = 0; o < Og; o++) {
@@ -184,13 +184,13 @@ export function wasmConv2d(x: CpuView, w: CpuView, bias: CpuView | undefined, ou
       }
       const B: Operand = { data: col, offset: 0, strides: [K * P, P, 1] };
       if (direct) {
-        gemm(rt, rows!.op, B, nb, Og, P, K, Out.byteOffset + (out.offset + (n0 * O + g * Og) * P) * 4, O * P);
+        gemm(rt, weights.op, B, nb, Og, P, K, Out.byteOffset + (out.offset + (n0 * O + g * Og) * P) * 4, O * P);
       } else {
-        const r = gemm(rt, rows!.op, B, nb, Og, P, K);
+        const r = gemm(rt, weights.op, B, nb, Og, P, K);
         copyOut(rt, r, out, bias, n0, nb, g * Og, Og);
       }
     }
-    (wg ?? rows)!.release();
+    weights.release();
   }
   work.release();
   if (direct && bias) addBias(rt, out, bias);
