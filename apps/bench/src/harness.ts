@@ -63,12 +63,18 @@ export function parseRunnerArgs(extra: Record<string, { type: 'string'; default?
     workloads,
     repeats: positiveInt('repeats', values.repeats),
     warmup: positiveInt('warmup', values.warmup),
-    warmupS: Number(values['warmup-s']),
+    warmupS: nonNegative('warmup-s', values['warmup-s']),
     budgetS: Number(values.budget),
     threads: Number(values.threads),
     inputs: String(values.inputs) || ensureInputs(),
   };
   return { options, values: values as Record<string, string | undefined> };
+}
+
+function nonNegative(name: string, value: unknown): number {
+  const n = Number(value);
+  if (!(n >= 0)) throw new Error(`--${name} must be a number of seconds >= 0, received ${String(value)}`);
+  return n;
 }
 
 function positiveInt(name: string, value: unknown): number {

@@ -74,7 +74,9 @@ const settings = {
   timeout: Number(flags.timeout ?? (quick ? 120 : 240)),
   threads: Number(flags.threads),
 };
-for (const [k, v] of Object.entries(settings)) if (!(v > 0) && !(k === 'warmupS' && v === 0)) throw new Error(`--${k === 'warmupS' ? 'warmup-s' : k} must be a positive number, received ${v}`);
+for (const [k, v] of Object.entries(settings)) {
+  if (k === 'warmupS' ? !(v >= 0) : !(v > 0)) throw new Error(`--${k === 'warmupS' ? 'warmup-s' : k} must be a ${k === 'warmupS' ? 'number >= 0' : 'positive number'}, received ${v}`);
+}
 
 // Fresh inputs for every run (the runners' own default is a cache that could predate the data files).
 const inputs = ensureInputs(mkdtempSync(join(tmpdir(), 'tessera-bench-inputs-')));
