@@ -329,6 +329,16 @@ forEachBackend('indexing bad inputs', (device) => {
       expect(() => gather(x, 0, bad)).toThrow(/gather: index 2 is out of range for dim 0 of size 2/);
       expect(() => indexSelect(x, 1, tensor([3], { dtype: 'int32', device }))).toThrow(/indexSelect: index 3 is out of range/);
       expect(() => scatterAdd(x, 0, bad, x)).toThrow(/scatterAdd: index 2 is out of range/);
+      // the check walks views in place: a transposed index, an offset slice and an expanded one
+      const base = tensor([[0, 1], [1, 7]], { dtype: 'int32', device });
+      const tr = transpose(base, 0, 1); // the 7 sits at a strided position
+      expect(() => gather(tensor([[1, 2], [3, 4]], { device }), 0, tr)).toThrow(/gather: index 7 is out of range for dim 0 of size 2/);
+      const tail = T.narrow(base, 0, 1, 1); // [[1, 7]], offset 2
+      expect(() => indexSelect(x, 1, T.reshape(tail, [2]))).toThrow(/indexSelect: index 7 is out of range/);
+      const fine = T.narrow(base, 0, 0, 1); // [[0, 1]]: the bad row is outside the view
+      await expectClose(gather(x, 0, T.expand(fine, [2, 2])), [1, 5, 1, 5]);
+      expect(() => gather(x, 0, T.expand(T.narrow(transpose(base, 0, 1), 1, 1, 1), [2, 3]))).toThrow(/gather: index 7 is out of range/);
+      base.dispose();
     } else {
       const ok = tensor([1, 2], { device });
       await expect(gather(x, 0, bad).data()).rejects.toThrow(/gather: index (2|-1) is out of range for a dimension of size 2 .*webgpu device/);

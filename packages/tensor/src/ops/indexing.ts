@@ -3,7 +3,7 @@ import { isFloat, type DType } from '../dtype.js';
 import { normDim, numel, shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { full, zeros } from './creation.js';
-import { contiguous, narrow } from './movement.js';
+import { contiguous } from './movement.js';
 import { checkDTypeIn, checkRank, checkTensor, empty, run, sameDevice } from './util.js';
 
 /**
@@ -33,19 +33,36 @@ function checkIndex(op: string, index: unknown, name = 'index'): Tensor {
  */
 function checkIndexRange(op: string, index: Tensor, size: number, what: string) {
   if (index.device !== 'cpu') return;
-  // A broadcast (expanded) index repeats its values along stride-0 dims: read each value once.
-  let distinct = index;
+  // Read the storage in place (no copy, no tensors made): a broadcast (expanded) index repeats its
+  // values along stride-0 dims, which the walk visits once.
+  const data = index.storage.backend.readSync(index.storage);
+  const shape: number[] = [];
+  const strides: number[] = [];
   for (let d = 0; d < index.rank; d++) {
-    if (index.strides[d] !== 0 || distinct.shape[d] <= 1) continue;
-    const next = narrow(distinct, d, 0, 1);
-    if (distinct !== index) distinct.dispose();
-    distinct = next;
+    if (index.shape[d] === 0) return;
+    if (index.strides[d] === 0 || index.shape[d] === 1) continue;
+    shape.push(index.shape[d]);
+    strides.push(index.strides[d]);
   }
-  const data = distinct.dataSync();
-  if (distinct !== index) distinct.dispose();
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v < 0 || v >= size) throw new RangeError(`${op}: index ${v} is out of range for ${what} of size ${size} (expected 0 <= index < ${size})`);
+  const rank = shape.length;
+  const inner = rank ? shape[rank - 1] : 1;
+  const step = rank ? strides[rank - 1] : 0;
+  const coord = new Array<number>(rank).fill(0);
+  let row = index.offset;
+  for (;;) {
+    for (let j = 0, p = row; j < inner; j++, p += step) {
+      const v = data[p];
+      if (v < 0 || v >= size) throw new RangeError(`${op}: index ${v} is out of range for ${what} of size ${size} (expected 0 <= index < ${size})`);
+    }
+    let d = rank - 2;
+    for (; d >= 0; d--) {
+      coord[d]++;
+      row += strides[d];
+      if (coord[d] < shape[d]) break;
+      row -= strides[d] * shape[d];
+      coord[d] = 0;
+    }
+    if (d < 0) return;
   }
 }
 
