@@ -653,6 +653,162 @@ function ewr() {
       (br $l))))`;
 }
 
+/**
+ * gatherrows(x, ldx, idx, is, out, F, r0, r1): rows [r0, r1) of out (F floats a row, contiguous)
+ * = the rows of x (ldx bytes apart, F adjacent floats) named by the int32 index (is bytes apart).
+ * A bit-exact copy.
+ */
+function gatherrows() {
+  return `
+  (func (export "gatherrows") (param $x i32) (param $ldx i32) (param $idx i32) (param $is i32) (param $out i32)
+      (param $F i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $s i32) (local $d i32) (local $n i32)
+    (local.set $r (local.get $r0))
+    (local.set $d (i32.add (local.get $out) (i32.shl (i32.mul (local.get $r0) (local.get $F)) (i32.const 2))))
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $s (i32.add (local.get $x) (i32.mul (i32.load (i32.add (local.get $idx) (i32.mul (local.get $r) (local.get $is)))) (local.get $ldx))))
+      (local.set $n (local.get $F))
+      (block $vd (loop $vl
+        (br_if $vd (i32.lt_u (local.get $n) (i32.const 4)))
+        (v128.store (local.get $d) (v128.load (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (i32.const 16)))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+        (br $vl)))
+      (block $sd (loop $sl
+        (br_if $sd (i32.eqz (local.get $n)))
+        (i32.store (local.get $d) (i32.load (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $sl)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl))))`;
+}
+
+/**
+ * scatteraddrows(idx, is, src, lds, out, F, E, c0, c1): for e in [0, E), in order, columns
+ * [c0, c1) of src row e (lds bytes apart) are added into out row idx[e] (F floats a row,
+ * contiguous). A chunk owns a range of columns, so every element sums its rows in index order,
+ * whatever the thread count: the same float32 roundings as a plain loop.
+ */
+function scatteraddrows() {
+  return `
+  (func (export "scatteraddrows") (param $idx i32) (param $is i32) (param $src i32) (param $lds i32) (param $out i32)
+      (param $F i32) (param $E i32) (param $c0 i32) (param $c1 i32)
+    (local $e i32) (local $s i32) (local $d i32) (local $n i32)
+    (block $ed (loop $el
+      (br_if $ed (i32.ge_u (local.get $e) (local.get $E)))
+      (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (local.get $e) (local.get $lds))) (i32.shl (local.get $c0) (i32.const 2))))
+      (local.set $d (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.load (i32.add (local.get $idx) (i32.mul (local.get $e) (local.get $is)))) (local.get $F)) (local.get $c0)) (i32.const 2))))
+      (local.set $n (i32.sub (local.get $c1) (local.get $c0)))
+      (block $vd (loop $vl
+        (br_if $vd (i32.lt_u (local.get $n) (i32.const 4)))
+        (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
+        (local.set $s (i32.add (local.get $s) (i32.const 16)))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+        (br $vl)))
+      (block $sd (loop $sl
+        (br_if $sd (i32.eqz (local.get $n)))
+        (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $sl)))
+      (local.set $e (i32.add (local.get $e) (i32.const 1)))
+      (br $el))))`;
+}
+
+/**
+ * topk(x, cols, k, flip, vo, io, r0, r1): the k smallest (flip 0) or largest (flip -1) of rows
+ * [r0, r1) of a contiguous float32 [rows, cols] x, in order, with their column ids: vo and io rows
+ * are k wide. Elements are compared as unsigned sortable keys (NaN above +inf, all NaNs equal, -0
+ * equal to +0; xor flip for largest); the best k so far stay sorted in place (keys in vo while the
+ * row is scanned), and an element enters only if its key is strictly below the k-th, so equal keys
+ * keep index order: the order of a stable sort. Four elements at a time are tested against the
+ * k-th key first, so most of a long row costs one compare. vo gets the chosen elements at the end.
+ */
+function topk() {
+  const vkey = `
+        (local.set $b (v128.load (local.get $p)))
+        (local.set $b (v128.bitselect (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000) (local.get $b) (f32x4.ne (local.get $b) (local.get $b))))
+        (local.set $b (v128.andnot (local.get $b) (i32x4.eq (local.get $b) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+        (local.set $b (v128.xor (v128.xor (local.get $b) (v128.or (i32x4.shr_s (local.get $b) (i32.const 31)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (local.get $fv)))`;
+  const lane = (L) => `
+          (local.set $key (i32x4.extract_lane ${L} (local.get $b)))
+          (if (i32.lt_u (local.get $key) (local.get $thr)) (then
+            (local.set $filled (call $tput (local.get $kp) (local.get $ip) (local.get $key) (i32.add (local.get $c) (i32.const ${L})) (local.get $filled) (local.get $k)))
+            (if (i32.eq (local.get $filled) (local.get $k)) (then (local.set $thr (i32.load (local.get $last)))))))`;
+  return `
+  (func $tkey (param $b i32) (param $flip i32) (result i32)
+    (if (i32.gt_u (i32.and (local.get $b) (i32.const 0x7fffffff)) (i32.const 0x7f800000)) (then (local.set $b (i32.const 0x7fc00000))))
+    (if (i32.eq (local.get $b) (i32.const 0x80000000)) (then (local.set $b (i32.const 0))))
+    (i32.xor (i32.xor (local.get $b) (i32.or (i32.shr_s (local.get $b) (i32.const 31)) (i32.const 0x80000000))) (local.get $flip)))
+  ;; Puts (key, c) into the sorted keys kp / ids ip: at the end while fewer than k are kept, else over
+  ;; the k-th; shifted down past every kept key it is strictly below. Returns the new count.
+  (func $tput (param $kp i32) (param $ip i32) (param $key i32) (param $c i32) (param $filled i32) (param $k i32) (result i32)
+    (local $p i32) (local $q i32) (local $a i32)
+    (if (i32.lt_u (local.get $filled) (local.get $k))
+      (then (local.set $p (local.get $filled)) (local.set $filled (i32.add (local.get $filled) (i32.const 1))))
+      (else (local.set $p (i32.sub (local.get $k) (i32.const 1)))))
+    (block $d (loop $l
+      (br_if $d (i32.eqz (local.get $p)))
+      (local.set $a (i32.shl (local.get $p) (i32.const 2)))
+      (local.set $q (i32.load offset=0 (i32.sub (i32.add (local.get $kp) (local.get $a)) (i32.const 4))))
+      (br_if $d (i32.ge_u (local.get $key) (local.get $q)))
+      (i32.store (i32.add (local.get $kp) (local.get $a)) (local.get $q))
+      (i32.store (i32.add (local.get $ip) (local.get $a)) (i32.load (i32.sub (i32.add (local.get $ip) (local.get $a)) (i32.const 4))))
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (br $l)))
+    (i32.store (i32.add (local.get $kp) (i32.shl (local.get $p) (i32.const 2))) (local.get $key))
+    (i32.store (i32.add (local.get $ip) (i32.shl (local.get $p) (i32.const 2))) (local.get $c))
+    (local.get $filled))
+  (func (export "topk") (param $x i32) (param $cols i32) (param $k i32) (param $flip i32) (param $vo i32) (param $io i32)
+      (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $base i32) (local $kp i32) (local $ip i32) (local $c i32) (local $p i32) (local $filled i32)
+    (local $thr i32) (local $key i32) (local $last i32) (local $j i32) (local $b v128) (local $fv v128)
+    (local.set $fv (i32x4.splat (local.get $flip)))
+    (local.set $r (local.get $r0))
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+      (local.set $kp (i32.add (local.get $vo) (i32.shl (i32.mul (local.get $r) (local.get $k)) (i32.const 2))))
+      (local.set $ip (i32.add (local.get $io) (i32.shl (i32.mul (local.get $r) (local.get $k)) (i32.const 2))))
+      (local.set $last (i32.add (local.get $kp) (i32.shl (i32.sub (local.get $k) (i32.const 1)) (i32.const 2))))
+      (local.set $filled (i32.const 0))
+      (local.set $thr (i32.const -1))
+      (local.set $c (i32.const 0))
+      (local.set $p (local.get $base))
+      (block $vd (loop $vl
+        (br_if $vd (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))
+        ${vkey}
+        (if (v128.any_true (i32x4.lt_u (local.get $b) (i32x4.splat (local.get $thr)))) (then
+          ${[0, 1, 2, 3].map(lane).join('')}))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $vl)))
+      (block $sd (loop $sl
+        (br_if $sd (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $key (call $tkey (i32.load (local.get $p)) (local.get $flip)))
+        (if (i32.lt_u (local.get $key) (local.get $thr)) (then
+          (local.set $filled (call $tput (local.get $kp) (local.get $ip) (local.get $key) (local.get $c) (local.get $filled) (local.get $k)))
+          (if (i32.eq (local.get $filled) (local.get $k)) (then (local.set $thr (i32.load (local.get $last)))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $sl)))
+      (local.set $j (i32.const 0))
+      (block $od (loop $ol
+        (br_if $od (i32.ge_u (local.get $j) (local.get $filled)))
+        (i32.store (i32.add (local.get $kp) (i32.shl (local.get $j) (i32.const 2)))
+          (i32.load (i32.add (local.get $base) (i32.shl (i32.load (i32.add (local.get $ip) (i32.shl (local.get $j) (i32.const 2)))) (i32.const 2)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $ol)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl))))`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -670,6 +826,9 @@ export function wat(fma) {
   ${spmm()}
   ${ewr()}
   ${im2col()}
+  ${gatherrows()}
+  ${scatteraddrows()}
+  ${topk()}
 )`;
 }
 

@@ -363,6 +363,75 @@ describe('cpu WebAssembly kernels', () => {
         a64.dispose();
       });
 
+      it('row gathers (indexSelect / gather on dim 0 with a row-constant index) copy exactly: strided index, offset and narrowed x', () => {
+        setNumThreads(threads);
+        const N = 3001;
+        const E = 4099;
+        const wide = tensor(seeded(N * 40, 81), { shape: [N, 40] });
+        const idx = tensor(Int32Array.from(seeded(E, 82), (v) => Math.floor(((v + 1) / 2) * N) % N), { dtype: 'int32', shape: [E] });
+        const pairs = T.stack([idx, T.flip(idx, [0])], 1); // [E, 2]: column 0 has stride 2
+        const strided = T.select(pairs, 1, 0);
+        for (const x of [T.narrow(wide, 1, 0, 37), T.narrow(wide, 0, 9, 2900), T.narrow(wide, 1, 3, 8)]) {
+          const x64 = ref64(x);
+          const cases: [Tensor, Tensor][] = [
+            [T.indexSelect(x, 0, T.remainder(idx, x.shape[0])), T.indexSelect(x64, 0, T.remainder(idx, x.shape[0]))],
+            [T.indexSelect(x, 0, T.remainder(strided, x.shape[0])), T.indexSelect(x64, 0, T.remainder(strided, x.shape[0]))],
+            [T.gather(x, 0, T.expand(T.reshape(T.remainder(idx, x.shape[0]), [E, 1]), [E, x.shape[1]])), T.gather(x64, 0, T.expand(T.reshape(T.remainder(idx, x.shape[0]), [E, 1]), [E, x.shape[1]]))],
+          ];
+          for (const [got, want] of cases) {
+            expect(got.shape).toEqual(want.shape);
+            expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+          }
+        }
+      });
+
+      it('row scatter-adds (scatterAdd on dim 0 with a row-constant index) match float64 and give the same bits at 1 and 2 threads', () => {
+        const N = 3001;
+        const E = 20_011;
+        const idx = tensor(Int32Array.from(seeded(E, 83), (v) => Math.floor(((v + 1) / 3) * N) % N), { dtype: 'int32', shape: [E, 1] });
+        const wide = tensor(seeded(E * 70, 84), { shape: [E, 70] });
+        for (const F of [64, 37, 5]) {
+          const src = T.narrow(wide, 1, 70 - F, F); // rows 70 floats apart
+          const base = tensor(seeded(N * F, 85 + F), { shape: [N, F] });
+          const index = T.expand(idx, [E, F]);
+          setNumThreads(1);
+          const one = T.scatterAdd(base, 0, index, src);
+          setNumThreads(threads);
+          const many = T.scatterAdd(base, 0, index, src);
+          expectNear(many, T.scatterAdd(ref64(base), 0, index, ref64(src)), 1e-5);
+          expect(Array.from(many.dataSync())).toEqual(Array.from(one.dataSync()));
+          // rows no index names keep the input
+          const hit = new Set(idx.dataSync());
+          const miss = [...Array(N).keys()].find((r) => !hit.has(r))!;
+          expect(Array.from(many.dataSync().subarray(miss * F, miss * F + F))).toEqual(Array.from(base.dataSync().subarray(miss * F, miss * F + F)));
+        }
+      });
+
+      it('topk (the selection kernel) equals the stable sort: ties, NaN, signed zeros and infinities, both directions, dim 0 too', () => {
+        setNumThreads(threads);
+        const rows = 333;
+        const cols = 1031;
+        const v = Float32Array.from(seeded(rows * cols, 86), (s) => Math.round(s * 8) / 8); // many ties
+        for (let i = 0; i < v.length; i += 97) v[i] = NaN;
+        for (let i = 5; i < v.length; i += 89) v[i] = i % 2 ? -0 : 0;
+        for (let i = 11; i < v.length; i += 293) v[i] = i % 2 ? Infinity : -Infinity;
+        const x = tensor(v, { shape: [rows, cols] });
+        const x64 = ref64(x);
+        for (const k of [1, 7, 20, 257]) {
+          for (const largest of [false, true]) {
+            const got = T.topk(x, k, { dim: -1, largest });
+            const want = T.topk(x64, k, { dim: -1, largest });
+            expect(Array.from(got.indices.dataSync())).toEqual(Array.from(want.indices.dataSync()));
+            expect(Array.from(got.values.dataSync())).toEqual(Array.from(want.values.dataSync()));
+          }
+        }
+        const t = T.transpose(x, 0, 1); // dim 0 of a [cols, rows] view: rows made contiguous first
+        const got = T.topk(t, 20, { dim: 0, largest: false });
+        const want = T.topk(T.transpose(x64, 0, 1), 20, { dim: 0, largest: false });
+        expect(Array.from(got.indices.dataSync())).toEqual(Array.from(want.indices.dataSync()));
+        expect(Array.from(got.values.dataSync())).toEqual(Array.from(want.values.dataSync()));
+      });
+
       it('sums of long rows (the reduction kernel) match float64 and give the same bits at 1 and 2 threads', () => {
         const long = tensor(seeded(3 * 70_001, 41), { shape: [3, 70_001] });
         const rows = tensor(seeded(200 * 1500, 42), { shape: [200, 1500] });

@@ -1,5 +1,6 @@
 import { numel } from '../shape.js';
 import { registerCpuKernel, type CpuView } from './backend.js';
+import { wasmGatherRows, wasmScatterAddRows } from './wasm/indexing.js';
 import { wasmSpmm } from './wasm/sparse.js';
 
 /**
@@ -44,6 +45,46 @@ function walkRows(shape: readonly number[], views: { offset: number; strides: re
   walk(shape.slice(0, -1), views.map((v) => ({ offset: v.offset, strides: v.strides.slice(0, -1) })), (flat, coord, offs) => visit(flat * inner, coord, offs));
 }
 
+/** Whether `strides` are the row-major strides of `shape` (size-1 dims ignored). */
+const rowMajor = (shape: readonly number[], strides: readonly number[]): boolean => {
+  for (let d = shape.length - 1, acc = 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== acc) return false;
+    acc *= shape[d];
+  }
+  return true;
+};
+
+/** Whether the index is constant across every dim after the first (stride 0, or size 1). */
+const constantRows = (index: CpuView): boolean => {
+  for (let d = 1; d < index.shape.length; d++) if (index.strides[d] !== 0 && index.shape[d] !== 1) return false;
+  return true;
+};
+
+/**
+ * gather along dim 0 with an index constant across each row (indexSelect on dim 0, message
+ * passing's x_j): whole rows of x copied. x's trailing dims must be row-major and out contiguous.
+ * False when the layout does not apply.
+ */
+function gatherRows(x: CpuView, index: CpuView, out: CpuView): boolean {
+  const rank = out.shape.length;
+  if (rank < 2 || !constantRows(index)) return false;
+  const inner = out.shape.slice(1);
+  if (!rowMajor(inner, x.strides.slice(1)) || !rowMajor(out.shape, out.strides)) return false;
+  const F = numel(inner);
+  const X = x.data;
+  const I = index.data;
+  const O = out.data;
+  const E = out.shape[0];
+  const is = index.strides[0];
+  const xs = x.strides[0];
+  if (wasmGatherRows(x, index, out, E, F, xs, is)) return true;
+  for (let e = 0, r = index.offset, o = out.offset; e < E; e++, r += is, o += F) {
+    const q = x.offset + I[r] * xs;
+    for (let j = 0; j < F; j++) O[o + j] = X[q + j];
+  }
+  return true;
+}
+
 /** out[p] = x[p with coordinate `dim` replaced by index[p]]; x's strides on `dim` are skipped in the walk. */
 registerCpuKernel('gather', ([x, index], [out], { dim }) => {
   const xs = x.strides.map((s, d) => (d === dim ? 0 : s));
@@ -56,6 +97,7 @@ registerCpuKernel('gather', ([x, index], [out], { dim }) => {
   const xi = rank ? xs[rank - 1] : 0;
   const ii = rank ? index.strides[rank - 1] : 0;
   const oo = out.offset;
+  if (dim === 0 && gatherRows(x, index, out)) return;
   if (rank && dim !== rank - 1 && ii === 0) {
     // The index is constant along the row (indexSelect on a leading dim): one lookup per row.
     walkRows(out.shape, [{ offset: x.offset, strides: xs }, index], (flat, _c, offs) => {
@@ -73,14 +115,6 @@ registerCpuKernel('gather', ([x, index], [out], { dim }) => {
   });
 });
 
-/** Whether `strides` are the row-major strides of `shape` (size-1 dims ignored). */
-const rowMajor = (shape: readonly number[], strides: readonly number[]): boolean => {
-  for (let d = shape.length - 1, acc = 1; d >= 0; d--) {
-    if (shape[d] !== 1 && strides[d] !== acc) return false;
-    acc *= shape[d];
-  }
-  return true;
-};
 
 /**
  * scatterAdd along dim 0 with an index constant across each row (a [E, 1, ...] index expanded:
@@ -91,7 +125,8 @@ const rowMajor = (shape: readonly number[], strides: readonly number[]): boolean
 function scatterAddRows(index: CpuView, src: CpuView, out: CpuView): boolean {
   const rank = index.shape.length;
   if (rank < 2) return false;
-  for (let d = 1; d < rank; d++) if (index.strides[d] !== 0 || index.shape[d] !== out.shape[d]) return false;
+  if (!constantRows(index)) return false;
+  for (let d = 1; d < rank; d++) if (index.shape[d] !== out.shape[d]) return false;
   const inner = index.shape.slice(1);
   if (!rowMajor(inner, src.strides.slice(1))) return false;
   const F = numel(inner);
@@ -99,6 +134,7 @@ function scatterAddRows(index: CpuView, src: CpuView, out: CpuView): boolean {
   const I = index.data;
   const S = src.data;
   const E = index.shape[0];
+  if (wasmScatterAddRows(index, src, out, E, F, src.strides[0], index.strides[0])) return true;
   for (let e = 0; e < E; e++) {
     const o = out.offset + I[index.offset + e * index.strides[0]] * F;
     const q = src.offset + e * src.strides[0];

@@ -1,5 +1,6 @@
 import type { TypedArray } from '../dtype.js';
 import { registerCpuKernel } from './backend.js';
+import { wasmTopk } from './wasm/indexing.js';
 
 /**
  * Ascending order with NaN largest and -0 equal to +0 (as PyTorch sorts); 0 for equal keys so the
@@ -36,6 +37,7 @@ registerCpuKernel('sortRows', ([x], [values, indices], { rows, cols, descending 
  * an element enters only if strictly better than the current k-th, so equal keys keep index order.
  */
 registerCpuKernel('topkRows', ([x], [values, indices], { rows, cols, k, largest }) => {
+  if (wasmTopk(x, values, indices, rows as number, cols as number, k as number, !!largest)) return;
   const X = x.data;
   const V = values.data;
   const I = indices.data;

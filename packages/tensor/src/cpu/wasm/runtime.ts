@@ -143,6 +143,21 @@ const CHUNK_SOURCE = `[
     k.im2col(a[0] + n * a[1] + c0 * a[2], a[2], a[3], a[4], a[5], a[6], Math.min(a[20], a[7] - c0), a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17],
       a[18] + n * a[19] + c0 * a[8] * a[9] * a[16] * a[17] * 4);
   },
+  // 11: gather rows [c*per, min(n, (c+1)*per)). a: x ldx(bytes) idx is(bytes) out F per n
+  function (k, a, c) {
+    const r0 = c * a[6];
+    k.gatherrows(a[0], a[1], a[2], a[3], a[4], a[5], r0, Math.min(a[7], r0 + a[6]));
+  },
+  // 12: scatter-add of columns [c*w, min(F, (c+1)*w)) of every row. a: idx is(bytes) src lds(bytes) out F E w
+  function (k, a, c) {
+    const c0 = c * a[7];
+    k.scatteraddrows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], c0, Math.min(a[5], c0 + a[7]));
+  },
+  // 13: top-k of rows [c*per, min(rows, (c+1)*per)). a: x cols k flip vo io per rows
+  function (k, a, c) {
+    const r0 = c * a[6];
+    k.topk(a[0], a[1], a[2], a[3], a[4], a[5], r0, Math.min(a[7], r0 + a[6]));
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
@@ -156,6 +171,9 @@ export const CHUNK_COL2IM = 7;
 export const CHUNK_CSUM = 8;
 export const CHUNK_SPMM = 9;
 export const CHUNK_IM2COL = 10;
+export const CHUNK_GATHER_ROWS = 11;
+export const CHUNK_SCATTER_ADD_ROWS = 12;
+export const CHUNK_TOPK = 13;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -202,7 +220,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void; ewr(...args: number[]): void; im2col(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void; ewr(...args: number[]): void; im2col(...args: number[]): void; gatherrows(...args: number[]): void; scatteraddrows(...args: number[]): void; topk(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {

@@ -29,7 +29,7 @@ export function wasmSpmm(rowPtr: CpuView, colIdx: CpuView, vals: CpuView, dense:
 }
 
 /** The byte address of `n` 32-bit elements of a contiguous view: in place, or copied into scratch. */
-function place(rt: WasmRuntime, v: CpuView, n: number): number {
+export function place(rt: WasmRuntime, v: CpuView, n: number): number {
   if (rt.owns(v.data)) return v.data.byteOffset + v.offset * 4;
   const at = rt.alloc(n);
   const src = v.data.subarray(v.offset, v.offset + n);
