@@ -312,6 +312,16 @@ describe('cpu WebAssembly kernels', () => {
         const perRow = tensor(seeded(5000, 68), { shape: [5000, 1] });
         const msgs = tensor(special(69).subarray(0, 500 * 8 * 8), { shape: [500, 8, 8] });
         const alpha = tensor(seeded(500 * 8, 70), { shape: [500, 8, 1] });
+        const colsB = tensor(seeded(3 * 257, 71), { shape: [3, 257, 1] });
+        const rowsB = tensor(special(72).subarray(0, 3 * 263), { shape: [3, 1, 263] });
+        const big = (count: number, seed: number) => {
+          const v = seeded(count, seed);
+          v.set(special(seed).subarray(0, 5), 0);
+          v.set(special(seed).subarray(0, 5), count - 5);
+          return v;
+        };
+        const cube = tensor(big(3 * 257 * 263, 73), { shape: [3, 257, 263] });
+        const cubeWide = tensor(big(3 * 257 * 280, 74), { shape: [3, 257, 280] });
         const cases: [Tensor, Tensor][] = [];
         for (const f of [T.add, T.sub, T.mul, T.div, T.maximum as (a: Tensor, b: Tensor) => Tensor, T.reluBackward]) {
           cases.push([f(m, bias), f(ref64(m), ref64(bias))]); // a bias: row broadcast
@@ -326,6 +336,10 @@ describe('cpu WebAssembly kernels', () => {
           // short rows: [E, heads, C] messages times [E, heads, 1] attention (rows of 7 and 8)
           cases.push([f(short, perRow), f(ref64(short), ref64(perRow))]);
           cases.push([f(msgs, alpha), f(ref64(msgs), ref64(alpha))]);
+          // rank 3 after merging (one 2-D job per outer index): [B, N, 1] with [B, 1, M], and a [B, N, M] slice
+          cases.push([f(colsB, rowsB), f(ref64(colsB), ref64(rowsB))]);
+          cases.push([f(cube, T.narrow(rowsB, 0, 1, 1)), f(ref64(cube), T.narrow(ref64(rowsB), 0, 1, 1))]);
+          cases.push([f(T.narrow(cubeWide, 2, 5, 263), colsB), f(T.narrow(ref64(cubeWide), 2, 5, 263), ref64(colsB))]);
         }
         for (const f of [T.relu, T.neg, T.abs, T.sqrt]) {
           const cut = T.narrow(wide, 1, 3, C);

@@ -9,7 +9,7 @@ import { CHUNK_EW, CHUNK_EW_ROWS, wasmRuntime, type WasmRuntime } from './runtim
  * (cpu/backend.ts puts float32 arrays of 64 KiB and more there), the op is in the kernel's table,
  * and after merging dims either each input runs contiguously with the output or is one value (a
  * scalar or a full broadcast, copied into scratch when it lives elsewhere), or the job is 2-D with
- * rows of the output contiguous (see `rows`).
+ * rows of the output contiguous (see `rows`), or a stack of such 2-D jobs (see `slabs`).
  * Everything else stays on the TypeScript loops.
  */
 
@@ -30,6 +30,7 @@ export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuVie
   if (!rt || !rt.owns(out.data) || ins.some((v) => v.dtype !== 'float32')) return false;
   const { shape, strides } = coalesceDims([...ins, out], out.shape);
   if (shape.length === 2) return rows(rt, index, ins, out, shape[0], shape[1], strides);
+  if (shape.length > 2) return slabs(rt, index, ins, out, shape, strides);
   if (shape.length !== 1 || strides[ins.length][0] !== 1) return false;
   // each input: 1 = runs with the output (must be in the memory), 0 = one value (copied in if not)
   const runs = ins.map((_, i) => strides[i][0]);
@@ -86,5 +87,39 @@ function rows(rt: WasmRuntime, index: number, ins: readonly CpuView[], out: CpuV
   const layout = aRuns && bRuns ? 0 : aRuns ? 1 : 2;
   const per = Math.max(1, Math.ceil(CHUNK / C), Math.ceil(R / (64 * rt.numThreads)));
   rt.run(CHUNK_EW_ROWS, [3 * index + layout, a, aStep, b, bStep, out.data.byteOffset + out.offset * 4, C, per, R], Math.ceil(R / per));
+  return true;
+}
+
+/**
+ * A job of rank 3 or more (after merging dims), such as [B, N, 1] + [B, 1, M]: one 2-D row job
+ * (see `rows`) per coordinate of the outer dims, each over the pool. Only when each 2-D slab is
+ * big enough to amortise a handoff; the first slab decides whether the layout applies (every slab
+ * has the same strides).
+ */
+function slabs(rt: WasmRuntime, index: number, ins: readonly CpuView[], out: CpuView, shape: readonly number[], strides: number[][]): boolean {
+  const rank = shape.length;
+  const R = shape[rank - 2];
+  const C = shape[rank - 1];
+  if (R * C < CHUNK) return false;
+  const views = [...ins, out];
+  const inner = strides.map((s) => s.slice(rank - 2));
+  const outer = shape.slice(0, rank - 2);
+  const count = outer.reduce((a, b) => a * b, 1);
+  const coord = new Array<number>(outer.length).fill(0);
+  const offs = views.map((v) => v.offset);
+  for (let c = 0; c < count; c++) {
+    const shifted = views.map((v, i) => ({ ...v, offset: offs[i] }));
+    if (!rows(rt, index, shifted.slice(0, ins.length), shifted[ins.length], R, C, inner)) {
+      if (c === 0) return false;
+      throw new Error('cpu backend: an elementwise slab changed layout mid-job (internal error)');
+    }
+    for (let d = outer.length - 1; d >= 0; d--) {
+      coord[d]++;
+      for (let i = 0; i < views.length; i++) offs[i] += strides[i][d];
+      if (coord[d] < outer[d]) break;
+      for (let i = 0; i < views.length; i++) offs[i] -= strides[i][d] * outer[d];
+      coord[d] = 0;
+    }
+  }
   return true;
 }
