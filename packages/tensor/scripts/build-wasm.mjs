@@ -809,6 +809,133 @@ function topk() {
       (br $rl))))`;
 }
 
+/**
+ * segreduce(src, ptr, F, E, op, vo, ao, s0, s1): segments [s0, s1) of a contiguous float32 [E, F]
+ * src, segment s the rows ptr[s]..ptr[s+1] (int32 pointers, clamped to [0, E]); op 0 sum, 1
+ * mean, 2 max, 3 min. Values (float32, [S, F]) at vo; for max / min the winning row at ao (int32,
+ * E for an empty segment) unless ao is 0. Each output accumulates its rows in order in float64
+ * (sums two features at a time), like the plain loop: the same bits. Max / min take the first
+ * extreme, and a NaN once seen.
+ */
+function segreduce() {
+  return `
+  (func (export "segreduce") (param $src i32) (param $ptr i32) (param $F i32) (param $E i32) (param $op i32) (param $vo i32)
+      (param $ao i32) (param $s0 i32) (param $s1 i32)
+    (local $s i32) (local $b i32) (local $e i32) (local $f i32) (local $j i32) (local $p i32) (local $ld i32) (local $o i32)
+    (local $acc f64) (local $v f64) (local $arg i32) (local $acc2 v128)
+    (local.set $ld (i32.shl (local.get $F) (i32.const 2)))
+    (local.set $s (local.get $s0))
+    (block $sd (loop $sl
+      (br_if $sd (i32.ge_u (local.get $s) (local.get $s1)))
+      (local.set $b (i32.load (i32.add (local.get $ptr) (i32.shl (local.get $s) (i32.const 2)))))
+      (local.set $e (i32.load offset=4 (i32.add (local.get $ptr) (i32.shl (local.get $s) (i32.const 2)))))
+      (if (i32.lt_s (local.get $b) (i32.const 0)) (then (local.set $b (i32.const 0))))
+      (if (i32.gt_s (local.get $b) (local.get $E)) (then (local.set $b (local.get $E))))
+      (if (i32.lt_s (local.get $e) (i32.const 0)) (then (local.set $e (i32.const 0))))
+      (if (i32.gt_s (local.get $e) (local.get $E)) (then (local.set $e (local.get $E))))
+      (local.set $o (i32.mul (local.get $s) (local.get $F)))
+      (local.set $f (i32.const 0))
+      (if (i32.le_u (local.get $op) (i32.const 1)) (then
+        (block $vd (loop $vl
+          (br_if $vd (i32.gt_u (i32.add (local.get $f) (i32.const 2)) (local.get $F)))
+          (local.set $acc2 (v128.const f64x2 0 0))
+          (local.set $p (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $b) (local.get $F)) (local.get $f)) (i32.const 2))))
+          (local.set $j (local.get $b))
+          (block $jd (loop $jl
+            (br_if $jd (i32.ge_s (local.get $j) (local.get $e)))
+            (local.set $acc2 (f64x2.add (local.get $acc2) (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p)))))
+            (local.set $p (i32.add (local.get $p) (local.get $ld)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $jl)))
+          (if (i32.and (i32.eq (local.get $op) (i32.const 1)) (i32.gt_s (local.get $e) (local.get $b)))
+            (then (local.set $acc2 (f64x2.div (local.get $acc2) (f64x2.splat (f64.convert_i32_s (i32.sub (local.get $e) (local.get $b))))))))
+          (f32.store (i32.add (local.get $vo) (i32.shl (i32.add (local.get $o) (local.get $f)) (i32.const 2))) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $acc2))))
+          (f32.store offset=4 (i32.add (local.get $vo) (i32.shl (i32.add (local.get $o) (local.get $f)) (i32.const 2))) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $acc2))))
+          (local.set $f (i32.add (local.get $f) (i32.const 2)))
+          (br $vl)))))
+      (block $fd (loop $fl
+        (br_if $fd (i32.ge_u (local.get $f) (local.get $F)))
+        (local.set $acc (f64.const 0))
+        (local.set $arg (local.get $E))
+        (local.set $p (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $b) (local.get $F)) (local.get $f)) (i32.const 2))))
+        (local.set $j (local.get $b))
+        (block $jd1 (loop $jl1
+          (br_if $jd1 (i32.ge_s (local.get $j) (local.get $e)))
+          (local.set $v (f64.promote_f32 (f32.load (local.get $p))))
+          (if (i32.le_u (local.get $op) (i32.const 1))
+            (then (local.set $acc (f64.add (local.get $acc) (local.get $v))))
+            (else (if (i32.or (i32.eq (local.get $arg) (local.get $E))
+                (i32.or (i32.and (f64.ne (local.get $v) (local.get $v)) (f64.eq (local.get $acc) (local.get $acc)))
+                  (i32.and (f64.eq (local.get $acc) (local.get $acc))
+                    (select (f64.gt (local.get $v) (local.get $acc)) (f64.lt (local.get $v) (local.get $acc)) (i32.eq (local.get $op) (i32.const 2))))))
+              (then (local.set $acc (local.get $v)) (local.set $arg (local.get $j))))))
+          (local.set $p (i32.add (local.get $p) (local.get $ld)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jl1)))
+        (if (i32.and (i32.eq (local.get $op) (i32.const 1)) (i32.gt_s (local.get $e) (local.get $b)))
+          (then (local.set $acc (f64.div (local.get $acc) (f64.convert_i32_s (i32.sub (local.get $e) (local.get $b)))))))
+        (f32.store (i32.add (local.get $vo) (i32.shl (i32.add (local.get $o) (local.get $f)) (i32.const 2))) (f32.demote_f64 (local.get $acc)))
+        (if (local.get $ao) (then (i32.store (i32.add (local.get $ao) (i32.shl (i32.add (local.get $o) (local.get $f)) (i32.const 2))) (local.get $arg))))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (br $fl)))
+      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (br $sl))))`;
+}
+
+/**
+ * cdist(a, b, rowsA, rowsB, cols, mode, out, i0, i1): rows [i0, i1) of the flattened
+ * [batch * rowsA, rowsB] distances between contiguous float32 [batch, rowsA, cols] and
+ * [batch, rowsB, cols]; mode 0 p = 2, 1 p = 1, 2 p = inf, 3 p = 0. float64 accumulation over the
+ * columns in order, as the plain loop: the same bits.
+ */
+function cdist() {
+  const body = {
+    0: '(local.set $acc (f64.add (local.get $acc) (f64.mul (local.get $d) (local.get $d))))',
+    1: '(local.set $acc (f64.add (local.get $acc) (local.get $d)))',
+    2: '(local.set $acc (select (local.get $d) (local.get $acc) (i32.or (f64.gt (local.get $d) (local.get $acc)) (f64.ne (local.get $d) (local.get $d)))))',
+    3: '(local.set $acc (f64.add (local.get $acc) (f64.convert_i32_u (f64.ne (local.get $d) (f64.const 0)))))',
+  };
+  const nest = (m) => `
+      (local.set $i (local.get $i0))
+      (block $id${m} (loop $il${m}
+        (br_if $id${m} (i32.ge_u (local.get $i) (local.get $i1)))
+        (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rb))))
+        (local.set $bp (i32.add (local.get $b) (i32.mul (i32.mul (i32.div_u (local.get $i) (local.get $rowsA)) (local.get $rowsB)) (local.get $rb))))
+        (local.set $op (i32.add (local.get $out) (i32.shl (i32.mul (local.get $i) (local.get $rowsB)) (i32.const 2))))
+        (local.set $j (i32.const 0))
+        (block $jd${m} (loop $jl${m}
+          (br_if $jd${m} (i32.ge_u (local.get $j) (local.get $rowsB)))
+          (local.set $acc (f64.const 0))
+          (local.set $q (local.get $ap))
+          (local.set $w (local.get $bp))
+          (local.set $k (local.get $cols))
+          (block $kd${m} (loop $kl${m}
+            (br_if $kd${m} (i32.eqz (local.get $k)))
+            (local.set $d (f64.abs (f64.sub (f64.promote_f32 (f32.load (local.get $q))) (f64.promote_f32 (f32.load (local.get $w))))))
+            ${body[m]}
+            (local.set $q (i32.add (local.get $q) (i32.const 4)))
+            (local.set $w (i32.add (local.get $w) (i32.const 4)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $kl${m})))
+          (f32.store (local.get $op) (f32.demote_f64 ${m === 0 ? '(f64.sqrt (local.get $acc))' : '(local.get $acc)'}))
+          (local.set $bp (i32.add (local.get $bp) (local.get $rb)))
+          (local.set $op (i32.add (local.get $op) (i32.const 4)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jl${m})))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $il${m})))`;
+  return `
+  (func (export "cdist") (param $a i32) (param $b i32) (param $rowsA i32) (param $rowsB i32) (param $cols i32) (param $mode i32)
+      (param $out i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $ap i32) (local $bp i32) (local $op i32) (local $q i32) (local $w i32) (local $rb i32)
+    (local $acc f64) (local $d f64)
+    (local.set $rb (i32.shl (local.get $cols) (i32.const 2)))
+    (if (i32.eqz (local.get $mode)) (then ${nest(0)} (return)))
+    (if (i32.eq (local.get $mode) (i32.const 1)) (then ${nest(1)} (return)))
+    (if (i32.eq (local.get $mode) (i32.const 2)) (then ${nest(2)} (return)))
+    ${nest(3)})`;
+}
+
 export function wat(fma) {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -829,6 +956,8 @@ export function wat(fma) {
   ${gatherrows()}
   ${scatteraddrows()}
   ${topk()}
+  ${segreduce()}
+  ${cdist()}
 )`;
 }
 

@@ -446,6 +446,48 @@ describe('cpu WebAssembly kernels', () => {
         expect(Array.from(got.values.dataSync())).toEqual(Array.from(want.values.dataSync()));
       });
 
+      it('segment sum / mean / max / min (the segment kernel) round the float64 result once: empty segments, NaN, odd features', () => {
+        setNumThreads(threads);
+        const E = 9001;
+        const S = 1201;
+        // sorted segment ids with gaps (empty segments) and one long segment
+        const ids = Int32Array.from(seeded(E, 91), (v) => Math.floor(((v + 1) / 2) * S) % S).sort();
+        ids.fill(500, 2000, 4000);
+        const index = tensor(ids, { dtype: 'int32', shape: [E] });
+        for (const F of [1, 6, 33]) {
+          const v = Float32Array.from(seeded(E * F, 92 + F), (x) => Math.round(x * 16) / 16); // ties for max / min
+          v[17 * F] = NaN;
+          const src = tensor(v, { shape: [E, F] });
+          const src64 = ref64(src);
+          const rounded = (t: Tensor) => Array.from(t.dataSync(), (x) => Math.fround(x));
+          expect(Array.from(T.segmentSum(src, index, S).dataSync())).toEqual(rounded(T.segmentSum(src64, index, S)));
+          expect(Array.from(T.segmentMean(src, index, S).dataSync())).toEqual(rounded(T.segmentMean(src64, index, S)));
+          for (const f of [T.segmentMax, T.segmentMin]) {
+            const got = f(src, index, S);
+            const want = f(src64, index, S);
+            expect(Array.from(got.values.dataSync())).toEqual(rounded(want.values));
+            expect(Array.from(got.argIndices.dataSync())).toEqual(Array.from(want.argIndices.dataSync()));
+          }
+        }
+      });
+
+      it('cdist (p = 2, 1, inf, 0) rounds the float64 result once: batches, odd columns, repeated points', () => {
+        setNumThreads(threads);
+        const a = tensor(Float32Array.from(seeded(3 * 301 * 5, 95), (x) => Math.round(x * 4) / 4), { shape: [3, 301, 5] });
+        const b = tensor(Float32Array.from(seeded(3 * 257 * 5, 96), (x) => Math.round(x * 4) / 4), { shape: [3, 257, 5] });
+        const withNaN = seeded(2 * 400 * 3, 97);
+        withNaN[3 * 17 + 1] = NaN; // point 17 of cloud 0
+        const pts = tensor(withNaN, { shape: [2, 400, 3] });
+        for (const p of [2, 1, Infinity, 0]) {
+          for (const [x, y] of [[a, b], [pts, pts], [T.narrow(a, 1, 7, 200), b]]) {
+            const got = T.cdist(x, y, { p });
+            const want = T.cdist(ref64(x), ref64(y), { p });
+            expect(got.shape).toEqual(want.shape);
+            expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync(), (v) => Math.fround(v)));
+          }
+        }
+      });
+
       it('sums of long rows (the reduction kernel) match float64 and give the same bits at 1 and 2 threads', () => {
         const long = tensor(seeded(3 * 70_001, 41), { shape: [3, 70_001] });
         const rows = tensor(seeded(200 * 1500, 42), { shape: [200, 1500] });

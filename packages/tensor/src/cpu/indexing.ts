@@ -1,6 +1,6 @@
 import { numel } from '../shape.js';
 import { registerCpuKernel, type CpuView } from './backend.js';
-import { wasmGatherRows, wasmScatterAddRows } from './wasm/indexing.js';
+import { wasmGatherRows, wasmScatterAddRows, wasmSegmentReduce } from './wasm/indexing.js';
 import { wasmSpmm } from './wasm/sparse.js';
 
 /**
@@ -223,6 +223,7 @@ registerCpuKernel('segmentReduce', ([src, ptr], [values, args], { op, numSegment
   const F = features as number;
   const E = src.shape[0];
   const isMax = op === 'max';
+  if (wasmSegmentReduce(src, ptr, values, args, op as string, numSegments as number, F)) return;
   for (let s = 0; s < (numSegments as number); s++) {
     const b = Math.min(Math.max(P[ptr.offset + s], 0), E);
     const e = Math.min(Math.max(P[ptr.offset + s + 1], 0), E);

@@ -1,6 +1,6 @@
 import type { TypedArray } from '../dtype.js';
 import { registerCpuKernel } from './backend.js';
-import { wasmTopk } from './wasm/indexing.js';
+import { wasmCdist, wasmTopk } from './wasm/indexing.js';
 
 /**
  * Ascending order with NaN largest and -0 equal to +0 (as PyTorch sorts); 0 for equal keys so the
@@ -93,6 +93,7 @@ registerCpuKernel('searchsorted', ([seq, vals], [out], { n, seqLen, perRow, righ
 
 /** Pairwise distances over contiguous [batch, rowsA, cols] and [batch, rowsB, cols], accumulated in float64. */
 registerCpuKernel('cdist', ([a, b], [out], { batch, rowsA, rowsB, cols, p }) => {
+  if (wasmCdist(a, b, out, batch as number, rowsA as number, rowsB as number, cols as number, p as number)) return;
   const A = a.data;
   const B = b.data;
   const O = out.data;

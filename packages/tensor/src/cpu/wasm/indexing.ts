@@ -1,5 +1,5 @@
 import type { CpuView } from '../backend.js';
-import { CHUNK_GATHER_ROWS, CHUNK_SCATTER_ADD_ROWS, CHUNK_TOPK, wasmRuntime, type WasmRuntime } from './runtime.js';
+import { CHUNK_CDIST, CHUNK_GATHER_ROWS, CHUNK_SCATTER_ADD_ROWS, CHUNK_SEGMENT_REDUCE, CHUNK_TOPK, wasmRuntime, type WasmRuntime } from './runtime.js';
 import { place } from './sparse.js';
 
 /** Below this many elements moved (or scanned) the loops win. */
@@ -62,11 +62,69 @@ export function wasmTopk(x: CpuView, values: CpuView, indices: CpuView, rows: nu
   rt.resetArena();
   const xa = place(rt, x, rows * cols);
   const n = rows * k;
-  const vo = rt.owns(values.data) ? values.data.byteOffset + values.offset * 4 : rt.alloc(n);
-  const io = rt.owns(indices.data) ? indices.data.byteOffset + indices.offset * 4 : rt.alloc(n);
+  const vo = outAddress(rt, values, n);
+  const io = outAddress(rt, indices, n);
   const per = Math.max(1, Math.ceil(CHUNK_ELEMENTS / cols), Math.ceil(rows / (64 * rt.numThreads)));
   rt.run(CHUNK_TOPK, [xa, cols, k, largest ? -1 : 0, vo, io, per, rows], Math.ceil(rows / per));
-  if (!rt.owns(values.data)) values.data.set(new Float32Array(rt.memory.buffer, vo, n), values.offset);
-  if (!rt.owns(indices.data)) indices.data.set(new Int32Array(rt.memory.buffer, io, n), indices.offset);
+  copyBack(rt, values, vo, n);
+  copyBack(rt, indices, io, n);
+  return true;
+}
+
+/** An output view's byte address: in place when it is in the heap, else scratch (copied back by `copyBack`). */
+function outAddress(rt: WasmRuntime, v: CpuView, n: number): number {
+  return rt.owns(v.data) ? v.data.byteOffset + v.offset * 4 : rt.alloc(n);
+}
+
+function copyBack(rt: WasmRuntime, v: CpuView, at: number, n: number): void {
+  if (rt.owns(v.data)) return;
+  const src = v.dtype === 'float32' ? new Float32Array(rt.memory.buffer, at, n) : new Int32Array(rt.memory.buffer, at, n);
+  v.data.set(src, v.offset);
+}
+
+const SEGMENT_OPS: Record<string, number> = { sum: 0, mean: 1, max: 2, min: 3 };
+
+/**
+ * Segment sum / mean / max / min of a contiguous float32 [E, F] src over the segments of a row
+ * pointer vector (numSegments + 1 int32), into values [S, F] (and the winning rows for max / min),
+ * across the pool by segments. False (nothing written) when it does not apply.
+ */
+export function wasmSegmentReduce(src: CpuView, ptr: CpuView, values: CpuView, args: CpuView | undefined, op: string, S: number, F: number): boolean {
+  const code = SEGMENT_OPS[op];
+  const E = src.shape[0];
+  if (code === undefined || src.dtype !== 'float32' || values.dtype !== 'float32' || E * F < MIN_ELEMENTS || S === 0) return false;
+  const rt = wasmRuntime();
+  if (!rt || !rt.owns(src.data)) return false;
+  rt.resetArena();
+  const p = place(rt, ptr, S + 1);
+  const vo = outAddress(rt, values, S * F);
+  const ao = args ? outAddress(rt, args, S * F) : 0;
+  const per = Math.max(1, Math.ceil(S / (64 * rt.numThreads)), Math.ceil((S * CHUNK_ELEMENTS) / (E * F)));
+  rt.run(CHUNK_SEGMENT_REDUCE, [src.data.byteOffset + src.offset * 4, p, F, E, code, vo, ao, per, S], Math.ceil(S / per));
+  copyBack(rt, values, vo, S * F);
+  if (args) copyBack(rt, args, ao, S * F);
+  return true;
+}
+
+const CDIST_MODES = new Map<number, number>([[2, 0], [1, 1], [Infinity, 2], [0, 3]]);
+
+/**
+ * Pairwise p-distances (p = 2, 1, inf or 0) of contiguous float32 [batch, rowsA, cols] and
+ * [batch, rowsB, cols] into a contiguous [batch, rowsA, rowsB] out, across the pool by rows of x1.
+ * float64 accumulation in column order, as the plain loop. False when it does not apply.
+ */
+export function wasmCdist(a: CpuView, b: CpuView, out: CpuView, batch: number, rowsA: number, rowsB: number, cols: number, p: number): boolean {
+  const mode = CDIST_MODES.get(p);
+  const n = batch * rowsA;
+  if (mode === undefined || a.dtype !== 'float32' || b.dtype !== 'float32' || out.dtype !== 'float32' || n * rowsB * Math.max(cols, 1) < MIN_ELEMENTS || rowsA === 0) return false;
+  const rt = wasmRuntime();
+  if (!rt) return false;
+  rt.resetArena();
+  const x1 = place(rt, a, n * cols);
+  const x2 = place(rt, b, batch * rowsB * cols);
+  const o = outAddress(rt, out, n * rowsB);
+  const per = Math.max(1, Math.ceil(n / (64 * rt.numThreads)), Math.ceil(CHUNK_ELEMENTS / Math.max(1, rowsB * cols)));
+  rt.run(CHUNK_CDIST, [x1, x2, rowsA, rowsB, cols, mode, o, per, n], Math.ceil(n / per));
+  copyBack(rt, out, o, n * rowsB);
   return true;
 }

@@ -158,6 +158,16 @@ const CHUNK_SOURCE = `[
     const r0 = c * a[6];
     k.topk(a[0], a[1], a[2], a[3], a[4], a[5], r0, Math.min(a[7], r0 + a[6]));
   },
+  // 14: segment reduction of segments [c*per, min(S, (c+1)*per)). a: src ptr F E op vo ao per S
+  function (k, a, c) {
+    const s0 = c * a[7];
+    k.segreduce(a[0], a[1], a[2], a[3], a[4], a[5], a[6], s0, Math.min(a[8], s0 + a[7]));
+  },
+  // 15: cdist of rows [c*per, min(n, (c+1)*per)) of the flattened x1. a: x1 x2 rowsA rowsB cols mode out per n
+  function (k, a, c) {
+    const i0 = c * a[7];
+    k.cdist(a[0], a[1], a[2], a[3], a[4], a[5], a[6], i0, Math.min(a[8], i0 + a[7]));
+  },
 ]`;
 
 export const CHUNK_GEMM = 0;
@@ -174,6 +184,8 @@ export const CHUNK_IM2COL = 10;
 export const CHUNK_GATHER_ROWS = 11;
 export const CHUNK_SCATTER_ADD_ROWS = 12;
 export const CHUNK_TOPK = 13;
+export const CHUNK_SEGMENT_REDUCE = 14;
+export const CHUNK_CDIST = 15;
 
 /** Claims and runs chunks of the published job until none is left (the workers' loop body, too). */
 const RUN_SOURCE = `function runChunks(ctrl, kernels, chunks) {
@@ -220,7 +232,7 @@ if (isNode) start(require('node:worker_threads').workerData);
 else self.onmessage = (e) => start(e.data);
 `;
 
-type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void; ewr(...args: number[]): void; im2col(...args: number[]): void; gatherrows(...args: number[]): void; scatteraddrows(...args: number[]): void; topk(...args: number[]): void };
+type Kernels = { gemm(...args: number[]): void; pack(...args: number[]): void; philox(...args: number[]): void; ew(...args: number[]): void; rsum(...args: number[]): void; adam(...args: number[]): void; addruns(...args: number[]): void; csum(...args: number[]): void; spmm(...args: number[]): void; ewr(...args: number[]): void; im2col(...args: number[]): void; gatherrows(...args: number[]): void; scatteraddrows(...args: number[]): void; topk(...args: number[]): void; segreduce(...args: number[]): void; cdist(...args: number[]): void };
 type ChunkFn = (k: Kernels, a: Int32Array, c: number) => void;
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
