@@ -130,6 +130,28 @@ describe('cpu WebAssembly kernels', () => {
         expectNear(T.matmul(one, b3), T.matmul(ref64(one), ref64(b3)), 1e-5);
       });
 
+      it('few rows of A times a wide row-major B (run transposed, B read in place): Gᵀ X shapes, odd sizes, batches', () => {
+        setNumThreads(threads);
+        for (const [m, n, k] of [[64, 1433, 2708], [13, 517, 301], [3, 1000, 7], [61, 300, 259]] as [number, number, number][]) {
+          const g = tensor(seeded(k * m, m + 2), { shape: [k, m] });
+          const x = tensor(seeded(k * n, n + 2), { shape: [k, n] });
+          const gT = T.transpose(g, 0, 1); // Gᵀ: rows of A adjacent
+          expectNear(T.matmul(gT, x), T.matmul(ref64(gT), ref64(x)), 1e-5);
+          const a = tensor(seeded(m * k, m + 3), { shape: [m, k] }); // row-major A
+          expectNear(T.matmul(a, x), T.matmul(ref64(a), ref64(x)), 1e-5);
+          // B a column slice of a wider matrix (row stride > n)
+          const wide = tensor(seeded(k * (n + 9), n + 4), { shape: [k, n + 9] });
+          const xs = T.narrow(wide, 1, 4, n);
+          expectNear(T.matmul(a, xs), T.matmul(ref64(a), ref64(xs)), 1e-5);
+        }
+        // batched A with a broadcast B, and batched B
+        const a3 = tensor(seeded(3 * 11 * 150, 7), { shape: [3, 11, 150] });
+        const b2 = tensor(seeded(150 * 333, 8), { shape: [150, 333] });
+        expectNear(T.matmul(a3, b2), T.matmul(ref64(a3), ref64(b2)), 1e-5);
+        const b3 = tensor(seeded(3 * 150 * 333, 9), { shape: [3, 150, 333] });
+        expectNear(T.matmul(a3, b3), T.matmul(ref64(a3), ref64(b3)), 1e-5);
+      });
+
       it('outputs in the heap written in place by the micro-kernel: rows not a multiple of 4, K over two blocks, batches, empty K', () => {
         setNumThreads(threads);
         // >= 64 KiB outputs live in the WebAssembly heap; n a multiple of 8 lets the kernel write them directly

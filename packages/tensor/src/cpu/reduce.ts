@@ -124,6 +124,13 @@ registerCpuKernel('scan', ([x], [out], { op, rows, cols }) => {
 });
 
 /**
+ * Rows of A up to which a product with a much wider B runs transposed: the kernel reads its A
+ * operand unpacked while the other has at most 8 column panels (see gemm.ts). Measured here on the
+ * GAT weight gradient ([64, 2708] x [2708, 1433]): 12.7 → 10.9 ms on one thread, 6.7 → 5.3 on two.
+ */
+const TRANSPOSE_MAX_M = 64;
+
+/**
  * Batched matmul: A is [B, M, K], Bm is [B, K, N] as strided views (batch stride may be 0),
  * out is contiguous [B, M, N]. Four rows of A share each pass over a row of B (i-k-j order,
  * float64 accumulators), which about halves the loads against one row at a time.
@@ -134,6 +141,22 @@ registerCpuKernel('matmul', ([a, b], [out], { batch, m, n, k }) => {
     if (rt) {
       const op = (v: typeof a): Operand => ({ data: v.data, offset: v.offset, strides: [v.strides[0], v.strides[1], v.strides[2]] });
       const O = out.data;
+      if (m <= TRANSPOSE_MAX_M && n >= 4 * m && b.strides[2] === 1 && b.strides[1] !== 1) {
+        // Few rows of A and a wide row-major B (a weight gradient Gᵀ X): computed as Cᵀ = Bᵀ Aᵀ,
+        // which reads B in place (its rows become the kernel's adjacent A rows) instead of packing
+        // all of it for a handful of A rows. The same products summed in the same k order.
+        const t = (v: typeof a): Operand => ({ data: v.data, offset: v.offset, strides: [v.strides[0], v.strides[2], v.strides[1]] });
+        const r = gemm(rt, t(b), t(a), batch, n, m, k);
+        for (let z = 0; z < batch; z++) {
+          const src = r.base + z * r.batchStride;
+          const dst = out.offset + z * m * n;
+          for (let j = 0; j < n; j++) {
+            const row = src + j * r.ld;
+            for (let i = 0; i < m; i++) O[dst + i * n + j] = r.f32[row + i];
+          }
+        }
+        return;
+      }
       if (O instanceof Float32Array && gemmWritesInto(rt, O, n)) {
         gemm(rt, op(a), op(b), batch, m, n, k, O.byteOffset + out.offset * 4);
         return;
