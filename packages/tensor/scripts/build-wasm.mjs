@@ -274,6 +274,98 @@ function philox() {
  * table's JS expression bit for bit (float32 +, -, *, / and sqrt are correctly rounded either way;
  * max/min/relu propagate NaN and order -0 below +0).
  */
+/** Byte address of the elementwise ops' two float64 parameters (below the scratch arena; see runtime.ts). */
+export const PARAMS = 320;
+
+const LOG2E = Math.LOG2E;
+/** ln 2 split so that n * LN2_HI is exact for |n| < 2^20 (fdlibm's split). */
+const LN2_HI = 6.93147180369123816490e-1;
+const LN2_LO = 1.90821492927058770002e-10;
+/** 1.5 * 2^52: adding it rounds a float64 of magnitude below 2^51 to an integer in the low mantissa bits. */
+const MAGIC = 6755399441055744;
+/**
+ * float64x2 constants of the inlined ops, held in locals set once per kernel call: V8 builds a
+ * v128.const anew at each use inside a loop (it was a third of exp's time).
+ */
+const F64_CONSTS = new Map();
+const f64c = (v) => {
+  const key = Object.is(v, -0) ? '-0' : String(v);
+  if (!F64_CONSTS.has(key)) F64_CONSTS.set(key, `$k${F64_CONSTS.size}`);
+  return `(local.get ${F64_CONSTS.get(key)})`;
+};
+const f64Prelude = () => [...F64_CONSTS].map(([v, name]) => `(local.set ${name} (v128.const f64x2 ${v} ${v}))`).join(' ');
+const fact = (k) => (k <= 1 ? 1 : k * fact(k - 1));
+
+/**
+ * The float64-evaluated ops, inlined into the elementwise kernel (a call per vector cost more
+ * than the arithmetic). Each float32x4 is done as two float64x2 halves and rounded once.
+ * exp: x clamped to [-120, 120] (NaN passes; float32 results are 0 or inf well inside), x =
+ * n ln 2 + r with |r| <= ln 2 / 2, e^r by its Taylor series to r^11 (truncation below 1e-14
+ * relative), times 2^n built in the exponent bits. Rounded to float32 this agrees with Math.exp
+ * rounded to float32 except within ~1e-14 of a rounding boundary, where they are 1 ulp apart.
+ * expm1 uses its series to x^5 below |x| < 1e-3 (no cancellation), tanh its series to x^5 below
+ * 1e-4.
+ */
+function f64op(name, a) {
+  // e^r = sum of r^k / k! for k <= 11 by Estrin's scheme (a short dependency chain: pairs, then
+  // r^2, r^4 and r^8 combine them), which the core overlaps far better than Horner's rule.
+  const r = '(local.get $hr)';
+  const r2 = '(local.get $hq)';
+  const c = (k) => f64c(1 / fact(k));
+  const pair = (k) => `(f64x2.add ${c(k)} (f64x2.mul ${c(k + 1)} ${r}))`;
+  const quad = (k) => `(f64x2.add ${pair(k)} (f64x2.mul ${r2} ${pair(k + 2)}))`;
+  const r4 = `(f64x2.mul ${r2} ${r2})`;
+  const poly = `(f64x2.add (f64x2.add ${quad(0)} (f64x2.mul ${r4} ${quad(4)})) (f64x2.mul (f64x2.mul ${r4} ${r4}) ${quad(8)}))`;
+  // $ht = exp(arg), arg clamped to [-120, 120] (pseudo-min/max: a NaN argument passes): exp's
+  // float32 result is inf / 0 well inside, and so are the results of the ops built on it. The
+  // integer n = round(x log2 e) comes from adding 1.5 * 2^52 (it lands in the low mantissa bits,
+  // which also give 2^n's exponent).
+  const expd = (arg) => `
+    (local.set $hz (f64x2.pmin (f64x2.pmax ${arg} ${f64c(-120)}) ${f64c(120)}))
+    (local.set $ht (f64x2.add (f64x2.mul (local.get $hz) ${f64c(LOG2E)}) ${f64c(MAGIC)}))
+    (local.set $hn (f64x2.sub (local.get $ht) ${f64c(MAGIC)}))
+    (local.set $hr (f64x2.sub (f64x2.sub (local.get $hz) (f64x2.mul (local.get $hn) ${f64c(LN2_HI)})) (f64x2.mul (local.get $hn) ${f64c(LN2_LO)})))
+    (local.set $hq (f64x2.mul (local.get $hr) (local.get $hr)))
+    (local.set $ht (f64x2.mul ${poly} (i64x2.shl (i64x2.add (local.get $ht) (v128.const i64x2 1023 1023)) (i32.const 52))))`;
+  const x = '(local.get $hx)';
+  const p0 = `(f64x2.splat (f64.load (i32.const ${PARAMS})))`;
+  const pos = `(f64x2.gt ${x} ${f64c(0)})`;
+  const expm1 = `${expd(x)}
+    (local.set $ht (v128.bitselect
+      (f64x2.mul ${x} (f64x2.add ${f64c(1)} (f64x2.mul ${x} (f64x2.add ${f64c(1 / 2)} (f64x2.mul ${x} (f64x2.add ${f64c(1 / 6)} (f64x2.mul ${x} (f64x2.add ${f64c(1 / 24)} (f64x2.mul ${x} ${f64c(1 / 120)})))))))))
+      (f64x2.sub (local.get $ht) ${f64c(1)})
+      (f64x2.lt (f64x2.abs ${x}) ${f64c(1e-3)})))`;
+  const bodies = {
+    exp: `${expd(x)} (local.set $hy (local.get $ht))`,
+    sigmoid: `${expd(`(f64x2.neg ${x})`)} (local.set $hy (f64x2.div ${f64c(1)} (f64x2.add ${f64c(1)} (local.get $ht))))`,
+    // below -120 the loops' x / (1 + e^-x) is -0 in float32 (the clamped exp would leave x e^-120),
+    // and -inf / (1 + inf) is NaN (as in PyTorch)
+    silu: `${expd(`(f64x2.neg ${x})`)}
+    (local.set $hy (v128.bitselect ${f64c(-0)} (f64x2.div ${x} (f64x2.add ${f64c(1)} (local.get $ht))) (f64x2.lt ${x} ${f64c(-120)})))
+    (local.set $hy (v128.bitselect ${f64c('nan')} (local.get $hy) (f64x2.eq ${x} ${f64c('-inf')})))`,
+    tanh: `${expd(`(f64x2.add ${x} ${x})`)}
+    (local.set $hz (f64x2.mul ${x} ${x}))
+    (local.set $hy (v128.bitselect
+      (f64x2.mul ${x} (f64x2.add ${f64c(1)} (f64x2.mul (local.get $hz) (f64x2.add ${f64c(-1 / 3)} (f64x2.mul (local.get $hz) ${f64c(2 / 15)})))))
+      (f64x2.sub ${f64c(1)} (f64x2.div ${f64c(2)} (f64x2.add (local.get $ht) ${f64c(1)})))
+      (f64x2.lt (f64x2.abs ${x}) ${f64c(1e-4)})))`,
+    expm1: `${expm1} (local.set $hy (local.get $ht))`,
+    elu: `${expm1} (local.set $hy (v128.bitselect ${x} (f64x2.mul ${p0} (local.get $ht)) ${pos}))`,
+    leakyRelu: `(local.set $hy (v128.bitselect ${x} (f64x2.mul ${x} ${p0}) ${pos}))`,
+  };
+  return `(block (result v128)
+    (local.set $hv ${a})
+    (local.set $hx (f64x2.promote_low_f32x4 (local.get $hv)))
+    ${bodies[name]}
+    (local.set $hlo (f32x4.demote_f64x2_zero (local.get $hy)))
+    (local.set $hx (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $hv) (local.get $hv))))
+    ${bodies[name]}
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $hlo) (f32x4.demote_f64x2_zero (local.get $hy))))`;
+}
+
+/** The float64-evaluated ops (names as in the op table). */
+const F64_OPS = [['exp'], ['sigmoid'], ['silu'], ['tanh'], ['expm1'], ['elu'], ['leakyRelu']];
+
 export const EW_OPS = [
   ['add', (a, b) => `(f32x4.add ${a} ${b})`, (a, b) => `(f32.add ${a} ${b})`],
   ['sub', (a, b) => `(f32x4.sub ${a} ${b})`, (a, b) => `(f32.sub ${a} ${b})`],
@@ -288,6 +380,12 @@ export const EW_OPS = [
   ['copy', (a) => a, (a) => a],
   // +0 where b <= 0, else a (a NaN b passes a); the mask keeps a's bits
   ['reluBackward', (a, b) => `(v128.andnot ${a} (f32x4.le ${b} (v128.const f32x4 0 0 0 0)))`, (a, b) => `(select (f32.const 0) ${a} (f32.le ${b} (f32.const 0)))`],
+  // Ops evaluated in float64 two lanes at a time (see f64ops) and rounded once, as the TypeScript
+  // loops evaluate them; p0 / p1 are the op's scalar parameters (float64 at PARAMS).
+  ...F64_OPS.map(([name]) => [name, (a) => f64op(name, a), (a) => `(f32x4.extract_lane 0 ${f64op(name, `(f32x4.splat ${a})`)})`, true]),
+  // clamp(a, p0, p1): NaN stays NaN; bounds rounded to float32 first (the same results: rounding is monotone)
+  ['clamp', (a) => `(f32x4.min (f32x4.max ${a} (f32x4.splat (f32.demote_f64 (f64.load (i32.const ${PARAMS}))))) (f32x4.splat (f32.demote_f64 (f64.load (i32.const ${PARAMS + 8})))))`,
+    (a) => `(f32.min (f32.max ${a} (f32.demote_f64 (f64.load (i32.const ${PARAMS})))) (f32.demote_f64 (f64.load (i32.const ${PARAMS + 8}))))`],
 ];
 
 /**
@@ -296,7 +394,7 @@ export const EW_OPS = [
  * ignore b.
  */
 function ew() {
-  const cases = EW_OPS.flatMap(([, vec, sca]) =>
+  const cases = EW_OPS.flatMap(([, vec, sca, usesF64]) =>
     [0, 1, 2].map((layout) => {
       const va = layout === 2 ? '(local.get $sa)' : '(v128.load (local.get $a))';
       const vb = layout === 1 ? '(local.get $sb)' : '(v128.load (local.get $b))';
@@ -309,16 +407,19 @@ function ew() {
         stepB ? `(local.set $b (i32.add (local.get $b) (i32.const ${w})))` : '',
         `(local.set $o (i32.add (local.get $o) (i32.const ${w})))`,
       ].join(' ');
+      const vector = vec(va, vb);
+      const scalar = sca(fa, fb);
       return `
+        ${usesF64 ? '@F64_PRELUDE@' : ''}
         (block $v (loop $l
           (br_if $v (i32.lt_u (local.get $n) (i32.const 4)))
-          (v128.store (local.get $o) ${vec(va, vb)})
+          (v128.store (local.get $o) ${vector})
           ${adv(16)}
           (local.set $n (i32.sub (local.get $n) (i32.const 4)))
           (br $l)))
         (block $s (loop $t
           (br_if $s (i32.eqz (local.get $n)))
-          (f32.store (local.get $o) ${sca(fa, fb)})
+          (f32.store (local.get $o) ${scalar})
           ${adv(4)}
           (local.set $n (i32.sub (local.get $n) (i32.const 1)))
           (br $t)))
@@ -330,9 +431,13 @@ function ew() {
   cases.forEach((code, i) => {
     body = `(block $c${i}\n        ${body})${code}`;
   });
+  body = body.replaceAll('@F64_PRELUDE@', f64Prelude());
+  const constLocals = [...F64_CONSTS.values()].map((name) => `(local ${name} v128)`).join(' ');
   return `
   (func $ew (export "ew") (param $code i32) (param $a i32) (param $b i32) (param $o i32) (param $n i32)
     (local $sa v128) (local $sb v128) (local $a0 i32) (local $b0 i32)
+    (local $hv v128) (local $hx v128) (local $hz v128) (local $hn v128) (local $hr v128) (local $hq v128) (local $ht v128) (local $hy v128) (local $hlo v128)
+    ${constLocals}
     (local.set $a0 (local.get $a))
     (local.set $b0 (local.get $b))
     (local.set $sa (v128.load32_splat (local.get $a)))
@@ -976,6 +1081,8 @@ async function main() {
 /** Rows (MR) and columns (NR) of the gemm micro-kernel; packed panels use these sizes. */
 export const MR = ${MR};
 export const NR = ${NR};
+/** Byte address of the elementwise ops' two float64 parameters (p0, p1), below the scratch arena. */
+export const EW_PARAMS = ${PARAMS};
 /** The elementwise kernel's ops, by index (see EW_OPS in scripts/build-wasm.mjs). */
 export const EW_OPS = ${JSON.stringify(EW_OPS.map(([name]) => name))} as const;
 /** Plain WebAssembly SIMD build. */

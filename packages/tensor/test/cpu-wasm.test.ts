@@ -320,6 +320,48 @@ describe('cpu WebAssembly kernels', () => {
         expectExact(T.sub(tail, 1), T.sub(T.narrow(ref64(m), 0, 100, 200), 1));
       });
 
+      it('exp, sigmoid, silu, tanh, expm1, elu (float64 in the kernel) are within 1 ulp of the loops, nearly always equal; leakyRelu and clamp exact', () => {
+        setNumThreads(threads);
+        const v = special(35);
+        // magnitudes from 1e-9 to 150 (exp's float32 overflow at 88.7, underflow near -103.9, the kernel's clamp at 120)
+        for (let i = 5; i < n - 5; i++) v[i] *= [1e-9, 1e-4, 2e-3, 0.5, 4, 30, 95, 150][i % 8];
+        v.set([88.72, 88.73, -87.33, -103.97, -104, 119.9, 120.1, -120.1, 1e30, -1e30, 1e-38, -1e-40, 9.9e-4, -9.9e-4, 1.01e-3, 9.9e-5, 1.01e-4], 5);
+        const a = tensor(v, { shape: [n] });
+        const a64 = ref64(a);
+        const ulps = (x: number, y: number): number => {
+          if (Object.is(x, y) || (x !== x && y !== y)) return 0;
+          if (x !== x || y !== y) return Infinity;
+          const key = (f: number) => {
+            const b = new Int32Array(Float32Array.of(f).buffer)[0];
+            return b < 0 ? -(b & 0x7fffffff) - 1 : b; // -0 one step below +0
+          };
+          return Math.abs(key(x) - key(y));
+        };
+        const approx: [string, (t: Tensor) => Tensor][] = [
+          ['exp', T.exp], ['sigmoid', T.sigmoid], ['silu', T.silu], ['tanh', T.tanh], ['expm1', T.expm1], ['elu', (t) => T.elu(t, 1.7)],
+        ];
+        const m = T.narrow(tensor(v.subarray(0, 300 * 280), { shape: [300, 280] }), 1, 9, 263); // rows 280 apart: the row kernel
+        for (const [name, f] of approx) {
+          for (const [x, x64] of [[a, a64], [m, ref64(m)]]) {
+            const g = f(x).dataSync();
+            const w = f(x64).dataSync();
+            let worst = 0;
+            let differ = 0;
+            for (let i = 0; i < w.length; i++) {
+              const u = ulps(g[i], Math.fround(w[i]));
+              worst = Math.max(worst, u);
+              if (u) differ++;
+            }
+            expect({ name, worst }).toEqual({ name, worst: worst <= 1 ? worst : 'more than 1 ulp' });
+            expect(differ).toBeLessThanOrEqual(w.length * 1e-4);
+          }
+        }
+        for (const f of [(t: Tensor) => T.leakyRelu(t, 0.2), (t: Tensor) => T.clamp(t, -0.1, 0.3), (t: Tensor) => T.clamp(t, 2)]) {
+          expectExact(f(a), f(a64));
+          expectExact(f(m), f(ref64(m)));
+        }
+      });
+
       it('2-D jobs (row and column broadcasts, strided rows, special values) match the float64 reference', () => {
         setNumThreads(threads);
         const R = 301;

@@ -60,7 +60,7 @@ function exprFor(def: UnaryOpDef | BinaryOpDef, dtype: DType): string {
 }
 
 registerCpuKernel('unary', ([a], [out], { op, p0, p1 }) => {
-  if (a.dtype === 'float32' && wasmElementwise(op as string, [a], out)) return;
+  if (a.dtype === 'float32' && wasmElementwise(op as string, [a], out, p0 as number, p1 as number)) return;
   const def: UnaryOpDef = UNARY_OPS[op as keyof typeof UNARY_OPS];
   const expr = exprFor(def, a.dtype);
   run(compile(`u:${op}:${a.dtype}:${out.dtype}`, 1, expr, out.dtype === 'bool'), [a], out, p0, p1);

@@ -1,6 +1,6 @@
 import type { CpuView } from '../backend.js';
 import { coalesceDims } from '../../shape.js';
-import { EW_OPS } from './kernels.generated.js';
+import { EW_OPS, EW_PARAMS } from './kernels.generated.js';
 import { CHUNK_EW, CHUNK_EW_ROWS, wasmRuntime, type WasmRuntime } from './runtime.js';
 
 /**
@@ -20,8 +20,11 @@ const CHUNK = 1 << 15;
 
 const OP_INDEX = new Map<string, number>(EW_OPS.map((name, i) => [name, i]));
 
-/** Runs `op` (a name from EW_OPS) on `ins` (one or two) into `out`; false when it does not apply. */
-export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuView): boolean {
+/**
+ * Runs `op` (a name from EW_OPS) on `ins` (one or two) into `out`, with the op's scalar parameters
+ * p0 and p1 (leakyRelu's slope, elu's alpha, clamp's bounds); false when it does not apply.
+ */
+export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuView, p0 = 0, p1 = 0): boolean {
   const index = OP_INDEX.get(op);
   if (index === undefined || out.dtype !== 'float32') return false;
   const n = out.shape.reduce((a, b) => a * b, 1);
@@ -29,6 +32,10 @@ export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuVie
   const rt = wasmRuntime();
   if (!rt || !rt.owns(out.data) || ins.some((v) => v.dtype !== 'float32')) return false;
   const { shape, strides } = coalesceDims([...ins, out], out.shape);
+  // read by the kernel's parametrised ops (the job runs after this, on this thread or once published)
+  const params = new Float64Array(rt.memory.buffer, EW_PARAMS, 2);
+  params[0] = p0;
+  params[1] = p1;
   if (shape.length === 2) return rows(rt, index, ins, out, shape[0], shape[1], strides);
   if (shape.length > 2) return slabs(rt, index, ins, out, shape, strides);
   if (shape.length !== 1 || strides[ins.length][0] !== 1) return false;
