@@ -363,6 +363,9 @@ function f64op(name, a) {
     (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $hlo) (f32x4.demote_f64x2_zero (local.get $hy))))`;
 }
 
+/** The ops whose code reads the scalar parameters at PARAMS (the caller writes them first). */
+const PARAM_OPS = ['elu', 'leakyRelu', 'clamp'];
+
 /** The float64-evaluated ops (names as in the op table). */
 const F64_OPS = [['exp'], ['sigmoid'], ['silu'], ['tanh'], ['expm1'], ['elu'], ['leakyRelu']];
 
@@ -759,6 +762,27 @@ function ewr() {
 }
 
 /**
+ * The body of a row kernel: $n elements from $s to $d (both advanced), four at a time as
+ * `vec` (a v128 value), then one at a time as `one` (stored with `store`).
+ */
+function runLoop(vec, one, store) {
+  return `(block $vd (loop $vl
+        (br_if $vd (i32.lt_u (local.get $n) (i32.const 4)))
+        (v128.store (local.get $d) ${vec})
+        (local.set $s (i32.add (local.get $s) (i32.const 16)))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+        (br $vl)))
+      (block $sd (loop $sl
+        (br_if $sd (i32.eqz (local.get $n)))
+        (${store} (local.get $d) ${one})
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $sl)))`;
+}
+
+/**
  * gatherrows(x, ldx, idx, is, out, F, r0, r1): rows [r0, r1) of out (F floats a row, contiguous)
  * = the rows of x (ldx bytes apart, F adjacent floats) named by the int32 index (is bytes apart).
  * A bit-exact copy.
@@ -774,20 +798,7 @@ function gatherrows() {
       (br_if $rd (i32.ge_u (local.get $r) (local.get $r1)))
       (local.set $s (i32.add (local.get $x) (i32.mul (i32.load (i32.add (local.get $idx) (i32.mul (local.get $r) (local.get $is)))) (local.get $ldx))))
       (local.set $n (local.get $F))
-      (block $vd (loop $vl
-        (br_if $vd (i32.lt_u (local.get $n) (i32.const 4)))
-        (v128.store (local.get $d) (v128.load (local.get $s)))
-        (local.set $s (i32.add (local.get $s) (i32.const 16)))
-        (local.set $d (i32.add (local.get $d) (i32.const 16)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 4)))
-        (br $vl)))
-      (block $sd (loop $sl
-        (br_if $sd (i32.eqz (local.get $n)))
-        (i32.store (local.get $d) (i32.load (local.get $s)))
-        (local.set $s (i32.add (local.get $s) (i32.const 4)))
-        (local.set $d (i32.add (local.get $d) (i32.const 4)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $sl)))
+      ${runLoop('(v128.load (local.get $s))', '(i32.load (local.get $s))', 'i32.store')}
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl))))`;
 }
@@ -808,20 +819,7 @@ function scatteraddrows() {
       (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (local.get $e) (local.get $lds))) (i32.shl (local.get $c0) (i32.const 2))))
       (local.set $d (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.load (i32.add (local.get $idx) (i32.mul (local.get $e) (local.get $is)))) (local.get $F)) (local.get $c0)) (i32.const 2))))
       (local.set $n (i32.sub (local.get $c1) (local.get $c0)))
-      (block $vd (loop $vl
-        (br_if $vd (i32.lt_u (local.get $n) (i32.const 4)))
-        (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
-        (local.set $s (i32.add (local.get $s) (i32.const 16)))
-        (local.set $d (i32.add (local.get $d) (i32.const 16)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 4)))
-        (br $vl)))
-      (block $sd (loop $sl
-        (br_if $sd (i32.eqz (local.get $n)))
-        (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
-        (local.set $s (i32.add (local.get $s) (i32.const 4)))
-        (local.set $d (i32.add (local.get $d) (i32.const 4)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $sl)))
+      ${runLoop('(f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s)))', '(f32.add (f32.load (local.get $d)) (f32.load (local.get $s)))', 'f32.store')}
       (local.set $e (i32.add (local.get $e) (i32.const 1)))
       (br $el))))`;
 }
@@ -1083,6 +1081,8 @@ export const MR = ${MR};
 export const NR = ${NR};
 /** Byte address of the elementwise ops' two float64 parameters (p0, p1), below the scratch arena. */
 export const EW_PARAMS = ${PARAMS};
+/** The elementwise ops that read p0 / p1 at EW_PARAMS. */
+export const EW_PARAM_OPS = ${JSON.stringify(PARAM_OPS)} as const;
 /** The elementwise kernel's ops, by index (see EW_OPS in scripts/build-wasm.mjs). */
 export const EW_OPS = ${JSON.stringify(EW_OPS.map(([name]) => name))} as const;
 /** Plain WebAssembly SIMD build. */

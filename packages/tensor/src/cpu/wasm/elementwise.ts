@@ -1,6 +1,6 @@
 import type { CpuView } from '../backend.js';
 import { coalesceDims } from '../../shape.js';
-import { EW_OPS, EW_PARAMS } from './kernels.generated.js';
+import { EW_OPS, EW_PARAM_OPS, EW_PARAMS } from './kernels.generated.js';
 import { CHUNK_EW, CHUNK_EW_ROWS, wasmRuntime, type WasmRuntime } from './runtime.js';
 
 /**
@@ -19,6 +19,7 @@ const MIN_ELEMENTS = 1 << 14;
 const CHUNK = 1 << 15;
 
 const OP_INDEX = new Map<string, number>(EW_OPS.map((name, i) => [name, i]));
+const PARAM_OPS = new Set<string>(EW_PARAM_OPS);
 
 /**
  * Runs `op` (a name from EW_OPS) on `ins` (one or two) into `out`, with the op's scalar parameters
@@ -32,10 +33,12 @@ export function wasmElementwise(op: string, ins: readonly CpuView[], out: CpuVie
   const rt = wasmRuntime();
   if (!rt || !rt.owns(out.data) || ins.some((v) => v.dtype !== 'float32')) return false;
   const { shape, strides } = coalesceDims([...ins, out], out.shape);
-  // read by the kernel's parametrised ops (the job runs after this, on this thread or once published)
-  const params = new Float64Array(rt.memory.buffer, EW_PARAMS, 2);
-  params[0] = p0;
-  params[1] = p1;
+  if (PARAM_OPS.has(op)) {
+    // read by the kernel (the job runs after this, on this thread or once published)
+    const params = new Float64Array(rt.memory.buffer, EW_PARAMS, 2);
+    params[0] = p0;
+    params[1] = p1;
+  }
   if (shape.length === 2) return rows(rt, index, ins, out, shape[0], shape[1], strides);
   if (shape.length > 2) return slabs(rt, index, ins, out, shape, strides);
   if (shape.length !== 1 || strides[ins.length][0] !== 1) return false;

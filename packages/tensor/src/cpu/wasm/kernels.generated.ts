@@ -4,6 +4,8 @@ export const MR = 4;
 export const NR = 8;
 /** Byte address of the elementwise ops' two float64 parameters (p0, p1), below the scratch arena. */
 export const EW_PARAMS = 320;
+/** The elementwise ops that read p0 / p1 at EW_PARAMS. */
+export const EW_PARAM_OPS = ["elu","leakyRelu","clamp"] as const;
 /** The elementwise kernel's ops, by index (see EW_OPS in scripts/build-wasm.mjs). */
 export const EW_OPS = ["add","sub","mul","div","maximum","minimum","relu","neg","abs","sqrt","copy","reluBackward","exp","sigmoid","silu","tanh","expm1","elu","leakyRelu","clamp"] as const;
 /** Plain WebAssembly SIMD build. */
