@@ -197,6 +197,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 4099]) await same((d) => T.tidy(() => T.add(data([n], 1, d), data([n], 2, d))));
     });
 
+    it('large jobs, several groups per invocation: every layout, partial tails, offsets', async () => {
+      // 2^16 groups and up run 4 per invocation; each size leaves some invocations part-empty
+      for (const n of [4 * 65_536 + 1, 4 * 65_536 + 7, 1_000_003]) await same((d) => T.tidy(() => T.add(data([n], 1, d), data([n], 2, d))));
+      await same((d) => T.tidy(() => T.mul(T.narrow(data([300_011], 3, d), 0, 1, 300_007), T.narrow(data([300_011], 4, d), 0, 3, 300_007))));
+      await same((d) => T.tidy(() => T.add(data([1_031, 260], 5, d), data([260], 6, d))));
+      await same((d) => T.tidy(() => T.sub(T.transpose(data([413, 659], 7, d), 0, 1), data([659, 413], 8, d))));
+      await same((d) => T.tidy(() => T.exp(T.neg(data([300_001], 9, d)))), 1e-6);
+    });
+
     it('contiguous runs at offsets that are not a multiple of 4', async () => {
       await same((d) => T.tidy(() => T.mul(T.narrow(data([23], 3, d), 0, 1, 21), T.narrow(data([23], 4, d), 0, 2, 21))));
     });

@@ -3,7 +3,7 @@ import { isFloat, type DType } from '../dtype.js';
 import { BINARY_OPS, UNARY_OPS, type BinaryOpDef, type UnaryOpDef } from '../ops/optable.js';
 import { coalesceDims as coalesce, numel } from '../shape.js';
 import { divMagic, UDIV, WGSL_PRELUDE } from './prelude.js';
-import { buf, registerWebGPUKernel, wgslType, type WebGPUBackend } from './backend.js';
+import { buf, registerWebGPUKernel, wgslType, WORKGROUP, type WebGPUBackend } from './backend.js';
 import './optim.js';
 
 /**
@@ -75,7 +75,7 @@ function meta(p: Plan, n: number, p0 = 0, p1 = 0): Uint32Array {
 }
 
 /** Kernel source for one op on one layout; `expr` reads operands a, b, c (of type T) and p0, p1. */
-function source(ins: DType[], out: DType, ct: string, expr: string, result: 'value' | 'bool', layout: Layout, rank: number, unitInner: boolean[], partialTail: boolean): string {
+function source(ins: DType[], out: DType, ct: string, expr: string, result: 'value' | 'bool', layout: Layout, rank: number, unitInner: boolean[], partialTail: boolean, per: number): string {
   const vec = layout === 'c4' || layout === 'r4';
   const elem = (d: DType) => (vec ? `vec4<${wgslType(d)}>` : wgslType(d));
   const names = ['a', 'b', 'c'];
@@ -87,9 +87,8 @@ function source(ins: DType[], out: DType, ct: string, expr: string, result: 'val
   const block = (k: number) => 4 + 4 * rank + k * (1 + rank);
   let body: string;
   if (layout === 'c4' || layout === 'c1') {
-    const offs = ins.map((_, k) => `let o${k} = bitcast<i32>(M[${block(k)}u])${vec ? ' / 4' : ''} + i32(i);`);
-    const oo = `let oo = bitcast<i32>(M[${block(nOut)}u])${vec ? ' / 4' : ''} + i32(i);`;
-    body = [...offs, oo].join('\n  ');
+    const offs = ins.map((_, k) => `let o${k} = base${k} + i32(i);`);
+    body = [...offs, `let oo = base${nOut} + i32(i);`].join('\n  ');
   } else {
     // Walk the dims innermost first, dividing with the per-dim magic numbers.
     const acc = [...ins.map((_, k) => `o${k}`), 'oo'];
@@ -131,6 +130,11 @@ function source(ins: DType[], out: DType, ct: string, expr: string, result: 'val
     store = `O[oo] = ${ins.length ? `f(${names.slice(0, ins.length).join(', ')})` : 'f()'};`;
   }
   const count = layout === 'c4' ? '(M[0] + 3u) / 4u' : 'M[0]';
+  const contiguous = layout === 'c4' || layout === 'c1';
+  // Contiguous layouts read each operand's offset once, then do `per` groups i0, i0 + T, ... (T the
+  // invocation count: neighbouring invocations stay on neighbouring addresses).
+  const bases = contiguous ? [...ins.map((_, k) => k), nOut].map((k) => `let base${k} = bitcast<i32>(M[${block(k)}u])${vec ? ' / 4' : ''};`).join(' ') : '';
+  const loopOpen = per > 1 ? `let stride = nwg.x * nwg.y * ${WORKGROUP}u;\n  for (var rep = 0u; rep < ${per}u; rep++) {\n  let i = i0 + rep * stride;` : 'let i = i0;';
   return `${decls.join('\n')}
 ${outDecl}
 @group(0) @binding(${nOut + 1}) var<storage, read> M: array<u32>;
@@ -140,17 +144,29 @@ ${UDIV}
 var<private> p0: f32;
 var<private> p1: f32;
 fn f(${params}) -> ${outT} { return ${value}; }
-@compute @workgroup_size(64)
+@compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= ${count}) { return; }
+  let i0 = gid.x + gid.y * nwg.x * ${WORKGROUP}u;
+  if (i0 >= ${count}) { return; }
   p0 = bitcast<f32>(M[2]);
   p1 = bitcast<f32>(M[3]);
+  ${bases}
+  ${loopOpen}
+  ${per > 1 ? `if (i >= ${count}) { return; }` : ''}
   ${body}
   ${ins.map((_, k) => load(k)).join('\n  ')}
   ${store}
+  ${per > 1 ? '}' : ''}
 }`;
 }
+
+/**
+ * Large jobs do this many groups (vec4 or single elements) per invocation: a software driver pays per
+ * invocation, and on lavapipe 4 groups each runs 1M-element adds in about two thirds of the time.
+ * Jobs of fewer groups keep one per invocation, so a GPU still gets enough invocations.
+ */
+const GROUPS_PER_INVOCATION = 4;
+const GROUPS_PER_INVOCATION_MIN = 1 << 16;
 
 /** Fills up to this many elements are written through the queue instead of dispatched. */
 const QUEUE_FILL_MAX = 1 << 14;
@@ -167,13 +183,14 @@ function elementwise(gpu: WebGPUBackend, ins: readonly TensorSpec[], out: Tensor
   const r = p.shape.length;
   const unitInner = ins.map((_, k) => p.layout === 'r4' && p.strides[k][r - 1] === 1);
   const partialTail = p.layout === 'c4' && n % 4 !== 0 && out.offset + n !== out.storage.size;
-  const key = `${p.layout}|${r}|${unitInner.join(',')}|${partialTail}|${ins.map((t) => t.dtype).join(',')}|${out.dtype}|${ct}|${result}|${expr}`;
+  const groups = p.layout === 'c4' ? Math.ceil(n / 4) : p.layout === 'r4' ? n / 4 : n;
+  const per = groups >= GROUPS_PER_INVOCATION_MIN ? GROUPS_PER_INVOCATION : 1;
+  const key = `${p.layout}|${r}|${unitInner.join(',')}|${partialTail}|${per}|${ins.map((t) => t.dtype).join(',')}|${out.dtype}|${ct}|${result}|${expr}`;
   let code = sources.get(key);
-  if (!code) sources.set(key, (code = source(ins.map((t) => t.dtype), out.dtype, ct, expr, result, p.layout, r, unitInner, partialTail)));
-  const count = p.layout === 'r4' ? n / 4 : n;
-  const m = meta(p, count, p0, p1);
+  if (!code) sources.set(key, (code = source(ins.map((t) => t.dtype), out.dtype, ct, expr, result, p.layout, r, unitInner, partialTail, per)));
+  const m = meta(p, p.layout === 'r4' ? n / 4 : n, p0, p1);
   if (fillBits !== undefined) m[2] = fillBits;
-  gpu.dispatch({ code, buffers: [...ins.map(buf), buf(out)], meta: m, threads: p.layout === 'c4' ? Math.ceil(n / 4) : count });
+  gpu.dispatch({ code, buffers: [...ins.map(buf), buf(out)], meta: m, threads: Math.ceil(groups / per) });
 }
 
 registerWebGPUKernel('unary', (gpu, [a], [out], { op, p0, p1 }) => {
