@@ -90,3 +90,19 @@ export function coalesceDims(views: readonly { readonly strides: readonly number
   }
   return { shape: outShape, strides };
 }
+
+/**
+ * The stride that walks dims [from, to) of a view as one flat dim (row-major), or null when they
+ * do not merge (sizes of 1 are skipped; no dims, or only sizes of 1, give 1).
+ */
+export function flatStride(shape: Shape, strides: readonly number[], from = 0, to = shape.length): number | null {
+  let stride: number | null = null;
+  let span = 1;
+  for (let d = to - 1; d >= from; d--) {
+    if (shape[d] === 1) continue;
+    if (stride === null) stride = strides[d];
+    else if (strides[d] !== stride * span) return null;
+    span *= shape[d];
+  }
+  return stride ?? 1;
+}

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import { divMagic, UDIV } from '../src/webgpu/prelude.js';
-import { BACKENDS, expectClose, seeded, seeded64, useDevices } from './helpers.js';
+import { BACKENDS, expectClose, expectFlatMemory, seeded, seeded64, useDevices } from './helpers.js';
 
 /** The WGSL udiv in exact integer arithmetic. */
 function udivRef(n: number, [magic, s1, s2]: [number, number, number]): number {
@@ -236,6 +236,170 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     });
   });
 
+  describe('webgpu elementwise fusion', () => {
+    /** Runs `f` with fusion on and off; both must equal the cpu, and fusion must not add dispatches. */
+    async function fused(f: (device: T.DeviceName) => T.Tensor | T.Tensor[], atol = 0): Promise<{ on: number; off: number }> {
+      const counts = { on: 0, off: 0 };
+      const ref = [f('cpu')].flat();
+      for (const mode of ['on', 'off'] as const) {
+        gpu().fuseElementwise = mode === 'on';
+        try {
+          await T.sync();
+          T.resetWebgpuStats();
+          const ys = [f('webgpu')].flat();
+          await T.sync();
+          counts[mode] = T.webgpuStats().dispatches;
+          for (let k = 0; k < ys.length; k++) await expectClose(ys[k], ref[k], { atol, rtol: atol, dtype: ref[k].dtype });
+          T.dispose(ys);
+        } finally {
+          gpu().fuseElementwise = true;
+        }
+      }
+      T.dispose(ref);
+      expect(counts.on).toBeLessThanOrEqual(counts.off);
+      return counts;
+    }
+
+    it('runs a chain over one shape as one dispatch (bias add, relu, bool intermediates, casts, where)', async () => {
+      const c1 = await fused((d) => T.tidy(() => T.relu(T.add(data([33, 16], 1, d), data([16], 2, d)))));
+      expect(c1).toEqual({ on: 1, off: 2 });
+      const c2 = await fused((d) => T.tidy(() => {
+        const x = data([7, 9], 3, d);
+        const mask = T.gt(x, 0.1);
+        return T.where(mask, T.mul(T.cast(mask, 'float32'), T.exp(x)), T.neg(x));
+      }), 1e-6);
+      expect(c2.on).toBe(1);
+      expect(c2.off).toBe(6);
+      const c3 = await fused((d) => T.tidy(() => T.cast(T.add(T.mul(T.arange(0, 30, 1, { device: d, dtype: 'int32' }), 3), T.tensor(7, { dtype: 'int32', device: d })), 'float32')));
+      expect(c3.on).toBe(1);
+      // parameters per op (leakyRelu's slope, clamp's bounds) and strided inputs
+      const c4 = await fused((d) => T.tidy(() => T.clamp(T.leakyRelu(T.transpose(data([5, 11], 4, d), 0, 1), 0.3), -0.2, 0.35)), 1e-6);
+      expect(c4).toEqual({ on: 1, off: 2 });
+    });
+
+    it('keeps every result that is still alive, and skips writing freed ones', async () => {
+      const c = await fused((d) => {
+        const x = data([4, 6], 5, d);
+        const a = T.add(x, 1);
+        const b = T.mul(a, a);
+        const tmp = T.sub(b, x);
+        const e = T.exp(tmp);
+        tmp.dispose();
+        x.dispose();
+        // takes a freed buffer from the pool only once the chain that reads it is dispatched
+        const later = data([4, 6], 6, d);
+        return [a, b, e, later];
+      }, 1e-6);
+      expect(c.on).toBe(1);
+      // a result freed before anything submits is never computed
+      const x = data([1000], 6, 'webgpu');
+      await T.sync();
+      T.resetWebgpuStats();
+      T.tidy(() => {
+        T.exp(T.add(x, 2));
+      });
+      T.tidy(() => {
+        T.sigmoid(T.mul(x, x));
+      });
+      await T.sync();
+      expect(T.webgpuStats().dispatches).toBe(0);
+      x.dispose();
+    });
+
+    it('large chains: four groups per invocation, partial tails, offsets, row and strided layouts', async () => {
+      for (const n of [4 * 65_536 + 3, 1_000_001]) await fused((d) => T.tidy(() => T.sqrt(T.add(T.abs(data([n], 7, d)), data([n], 8, d)))), 1e-6);
+      await fused((d) => T.tidy(() => T.sub(T.mul(T.narrow(data([300_013], 9, d), 0, 3, 300_007), 2), T.narrow(data([300_013], 10, d), 0, 1, 300_007))));
+      await fused((d) => T.tidy(() => T.relu(T.add(data([1_031, 260], 11, d), data([260], 12, d)))));
+      await fused((d) => T.tidy(() => T.neg(T.sub(T.transpose(data([413, 659], 13, d), 0, 1), data([659, 413], 14, d)))));
+    });
+
+    it('splits chains at their length and binding limits', async () => {
+      const c1 = await fused((d) => T.tidy(() => {
+        let y = data([50], 15, d);
+        for (let k = 0; k < 40; k++) y = k % 2 ? T.mul(y, 1.01) : T.add(y, 0.5);
+        return y;
+      }), 1e-5);
+      expect(c1.on).toBeGreaterThanOrEqual(3);
+      expect(c1.on).toBeLessThan(c1.off);
+      const c2 = await fused((d) => T.tidy(() => {
+        let y = data([64], 16, d);
+        for (let k = 0; k < 20; k++) y = T.add(y, data([64], 100 + k, d));
+        return y;
+      }), 1e-5);
+      expect(c2.on).toBeGreaterThan(1);
+      expect(c2.on).toBeLessThan(c2.off);
+    });
+
+    it('keeps reads and writes in order around the chain', async () => {
+      // an input overwritten in place after the chain read it
+      const x = T.tensor([1, 2, 3, 4], { device: 'webgpu' });
+      const y = T.mul(T.add(x, 1), 10);
+      x.copy_(T.tensor([-1, -1, -1, -1], { device: 'webgpu' }));
+      const z = T.add(x, y);
+      expect(Array.from(await y.data())).toEqual([20, 30, 40, 50]);
+      expect(Array.from(await z.data())).toEqual([19, 29, 39, 49]);
+      // a chain result read through another view (not fused: a transposed operand), and between GEMMs
+      const a = data([8, 8], 17, 'webgpu');
+      const e = T.exp(a);
+      const f = T.add(T.transpose(e, 0, 1), 1);
+      const g = T.relu(T.matmul(f, e));
+      const aCpu = data([8, 8], 17, 'cpu');
+      const eCpu = T.exp(aCpu);
+      await expectClose(g, T.relu(T.matmul(T.add(T.transpose(eCpu, 0, 1), 1), eCpu)), { atol: 1e-5, rtol: 1e-5 });
+      // copy_ into a slice of a storage the chain reads
+      const base = T.arange(0, 12, 1, { device: 'webgpu' });
+      const sq = T.square(base);
+      T.narrow(base, 0, 2, 4).copy_(T.zeros([4], { device: 'webgpu' }));
+      expect(Array.from(await sq.data())).toEqual(Array.from({ length: 12 }, (_, i) => i * i));
+      expect(Array.from(await base.data())).toEqual([0, 1, 0, 0, 0, 0, 6, 7, 8, 9, 10, 11]);
+      T.dispose([x, y, z, a, e, f, g, aCpu, eCpu, base, sq]);
+    });
+
+    it('names fused kernels in the profiler', async () => {
+      const g = gpu();
+      const x = data([16, 16], 18, 'webgpu');
+      g.startProfile();
+      const y = T.relu(T.add(x, 1));
+      const profile = await g.stopProfile();
+      expect([...profile.keys()]).toContain('fused add+relu');
+      T.dispose([x, y]);
+    });
+
+    it('keeps memory flat over training-like steps', async () => {
+      const w = T.rand([32, 32], { device: 'webgpu' }).requiresGrad_();
+      const x = data([16, 32], 19, 'webgpu');
+      const step = () => T.tidy(() => T.sum(T.sigmoid(T.mul(T.add(T.matmul(x, w), 0.5), 2)))).dispose();
+      // synchronous steps (no await, so no finalizers run in between): chains stay pending across them
+      expectFlatMemory(step, 20);
+      const loss = T.tidy(() => T.sum(T.sigmoid(T.mul(T.add(T.matmul(x, w), 0.5), 2))));
+      const [xc, wc] = [await T.to(x, 'cpu'), await T.to(w, 'cpu')];
+      const ref = T.tidy(() => T.sum(T.sigmoid(T.mul(T.add(T.matmul(xc, wc), 0.5), 2))));
+      await expectClose(loss, ref, { atol: 1e-4, rtol: 1e-5 });
+      T.dispose([w, x, loss, ref, xc, wc]);
+    });
+  });
+
+  describe('webgpu reductions over strided rows', () => {
+    it('reduces over dim 0 in place (columns), flipped and expanded views, every op, without a copy', async () => {
+      const ops = [T.sum, T.prod, T.amax, T.amin, T.argmax, T.argmin, T.mean] as const;
+      for (const [r, c] of [[128, 256], [300, 10], [5, 7], [1000, 300]]) {
+        for (const op of ops) await same((d) => T.tidy(() => op(T.mul(data([r, c], r + c, d), op === T.prod ? 0.01 : 1), { dim: 0 })), 1e-4);
+      }
+      await same((d) => T.tidy(() => T.sum(T.flip(data([40, 300], 3, d), [0, 1]), { dim: 0 })), 1e-5);
+      await same((d) => T.tidy(() => T.sum(T.expand(data([1, 300], 4, d), [50, 300]), { dim: 0 })), 1e-5);
+      await same((d) => T.tidy(() => T.amax(data([6, 20, 30], 5, d), { dim: [0, 1] })), 0);
+      await same((d) => T.tidy(() => T.sum(data([6, 20, 30], 6, d), { dim: [0, 2] })), 1e-5);
+      // a [128, 256] column sum is one dispatch (no transposed copy first)
+      const x = data([128, 256], 7, 'webgpu');
+      await T.sync();
+      T.resetWebgpuStats();
+      const y = T.sum(x, { dim: 0 });
+      await T.sync();
+      expect(T.webgpuStats().dispatches).toBe(1);
+      T.dispose([x, y]);
+    });
+  });
+
   describe('webgpu long-row reductions (two passes)', () => {
     it('sum, prod, max and min over rows of 70,000 match the cpu, NaN winning max and min', async () => {
       const [rows, n] = [3, 70000];
@@ -258,6 +422,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       const small = T.full([1000], 2.5, { device: 'webgpu' });
       expect(T.webgpuStats().dispatches).toBe(0);
       const large = T.full([20000], -1, { device: 'webgpu' });
+      await T.sync(); // a large fill waits in the elementwise chain until something submits
       expect(T.webgpuStats().dispatches).toBe(1);
       expect(new Set(await small.data())).toEqual(new Set([2.5]));
       expect(new Set(await large.data())).toEqual(new Set([-1]));
@@ -408,12 +573,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       T.resetWebgpuStats();
       expect(T.webgpuStats()).toEqual({ dispatches: 0, submits: 0, readbacks: 0 });
       const y = T.exp(T.add(x, 1));
-      expect(T.webgpuStats().dispatches).toBe(2);
+      const m = T.matmul(T.reshape(x, [64, 64]), T.reshape(x, [64, 64]));
+      expect(T.webgpuStats().dispatches).toBeGreaterThanOrEqual(2); // the fused add+exp, then the GEMM
       await y.data();
       const s = T.webgpuStats();
       expect(s.readbacks).toBe(1);
       expect(s.submits).toBeGreaterThanOrEqual(1);
-      T.dispose([x, y]);
+      T.dispose([x, y, m]);
     });
 
     it('times dispatches by kernel name', async () => {

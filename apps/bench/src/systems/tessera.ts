@@ -217,12 +217,32 @@ emit({
   },
 });
 
+// On webgpu, count the dispatches of each workload's last run (reported in its note).
+let dispatches: number | undefined;
+const counted = (setup: () => Case | Promise<Case>) => async (): Promise<Case> => {
+  const c = await setup();
+  if (device !== 'webgpu') return c;
+  return {
+    async run() {
+      T.resetWebgpuStats();
+      await c.run();
+      dispatches = T.webgpuStats().dispatches;
+    },
+    dispose: () => c.dispose?.(),
+  };
+};
+const countedWorkloads: Workloads = Object.fromEntries(
+  Object.entries(workloads).map(([id, w]) => [id, typeof w === 'function' ? counted(w) : w.map((v) => ({ ...v, setup: counted(v.setup) }))]),
+);
+
 let baseline = T.memory().tensors;
-await runWorkloads(workloads, options, () => {
+await runWorkloads(countedWorkloads, options, () => {
   const now = T.memory().tensors;
   const leaked = now - baseline;
   baseline = now;
-  return leaked > 0 ? `${leaked} tensors still alive after the workload` : undefined;
+  const notes = [dispatches !== undefined ? `${dispatches} dispatches per run` : '', leaked > 0 ? `${leaked} tensors still alive after the workload` : ''].filter(Boolean);
+  dispatches = undefined;
+  return notes.length ? notes.join('; ') : undefined;
 });
 await T.shutdown();
 process.exit(0);

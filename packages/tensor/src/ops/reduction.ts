@@ -1,5 +1,5 @@
 import { isFloat, toFloat, type DType } from '../dtype.js';
-import { normDim, normDims, numel, shapeStr } from '../shape.js';
+import { flatStride, normDim, normDims, numel, shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { tidy } from '../memory.js';
 import { full } from './creation.js';
@@ -27,8 +27,10 @@ function rowReduce(op: string, kernelOp: RowOp, x: Tensor, dims: number[], keepd
   const out = empty(outShape, outDtype, x.device, op);
   if (Mrows === 0) return out;
   const p = permute(x, [...rest, ...dims]);
-  // The cpu kernel walks the strided view (no copy); webgpu's reads contiguous rows.
-  const c = x.device === 'cpu' ? p : contiguous(p);
+  // The cpu kernel walks the strided view (no copy); webgpu's reads rows and their elements with
+  // one stride each (a contiguous row, or a column of a row-major matrix), other views copied.
+  const twoStrides = flatStride(p.shape, p.strides, 0, rest.length) !== null && flatStride(p.shape, p.strides, rest.length) !== null;
+  const c = x.device === 'cpu' || twoStrides ? p : contiguous(p);
   if (c !== p) p.dispose();
   try {
     if (K === 0) {

@@ -71,6 +71,26 @@ export interface DispatchArgs {
   threads?: number;
   /** Explicit workgroup counts, instead of `threads`. */
   workgroups?: [number, number?, number?];
+  /** The profiler's name for this dispatch (default: the kernel being run). */
+  label?: string;
+}
+
+/**
+ * Deferred elementwise ops (implemented in elementwise.ts): `offer` takes an op into the pending
+ * chain or returns false; `drain` dispatches the chain; `free` tells it a storage was freed.
+ */
+export interface ElementwiseFusion {
+  readonly pending: boolean;
+  offer(gpu: WebGPUBackend, kernel: string, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[], params: Record<string, unknown>): boolean;
+  drain(gpu: WebGPUBackend): void;
+  free(storage: Storage): void;
+}
+
+let fusionFactory: (() => ElementwiseFusion) | null = null;
+
+/** Installs the elementwise fusion (one chain per backend). */
+export function registerWebGPUFusion(make: () => ElementwiseFusion): void {
+  fusionFactory = make;
 }
 
 /**
@@ -115,6 +135,13 @@ export class WebGPUBackend implements Backend {
    * exercise the portable kernels.
    */
   subgroups8 = false;
+
+  /**
+   * Whether consecutive elementwise ops over one shape are fused into one dispatch (default on;
+   * TESSERA_WEBGPU_FUSION=0 turns it off, for measuring what it saves).
+   */
+  fuseElementwise = typeof process === 'undefined' || process.env?.TESSERA_WEBGPU_FUSION !== '0';
+  private fusion: ElementwiseFusion | null = null;
 
   /**
    * Strong references to Dawn's instance and adapter: if V8 collects them while the device lives,
@@ -162,7 +189,7 @@ export class WebGPUBackend implements Backend {
 
   private releaseBuffer(buf: GPUBuffer) {
     this.pendingFree.push(buf);
-    if (!this.encoder && this.kernelDepth === 0) this.recyclePending();
+    if (!this.encoder && this.kernelDepth === 0 && !this.fusion?.pending) this.recyclePending();
   }
 
   private recyclePending() {
@@ -187,6 +214,7 @@ export class WebGPUBackend implements Backend {
   }
 
   free(storage: Storage): void {
+    this.fusion?.free(storage);
     this.releaseBuffer((storage as GpuStorage).buffer);
   }
 
@@ -202,6 +230,7 @@ export class WebGPUBackend implements Backend {
   async read(storage: Storage): Promise<TypedArray> {
     this.check();
     const s = storage as GpuStorage;
+    this.fusion?.drain(this);
     const bytes = s.size * 4;
     const out = s.dtype === 'float32' ? new Float32Array(s.size) : s.dtype === 'int32' ? new Int32Array(s.size) : new Uint32Array(s.size);
     if (bytes > 0 || this.errors) {
@@ -299,6 +328,13 @@ export class WebGPUBackend implements Backend {
         throw new Error(`${name}: expected every tensor on webgpu, received one on ${t.storage.backend.name}`);
       }
     }
+    if (this.kernelDepth === 0) {
+      this.fusion ??= fusionFactory?.() ?? null;
+      if (this.fusion) {
+        if (this.fuseElementwise && this.fusion.offer(this, name, inputs, outputs, params)) return;
+        this.fusion.drain(this);
+      }
+    }
     this.kernelDepth++;
     const outer = this.kernelName;
     this.kernelName = this.profiler?.shapes ? `${name} ${[...inputs, ...outputs].map((t) => `[${t.shape.join(',')}]`).join(' ')}` : name;
@@ -355,7 +391,7 @@ export class WebGPUBackend implements Backend {
     return buf;
   }
 
-  dispatch({ code, buffers, meta, threads, workgroups }: DispatchArgs): void {
+  dispatch({ code, buffers, meta, threads, workgroups, label }: DispatchArgs): void {
     let wg: [number, number, number];
     if (workgroups) {
       wg = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
@@ -373,7 +409,7 @@ export class WebGPUBackend implements Backend {
       entries: all.map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
     for (const b of buffers) this.recorded.add(b);
-    const pass = this.takeEncoder().beginComputePass(this.profiler ? { timestampWrites: this.profiler.slot(this.kernelName) } : undefined);
+    const pass = this.takeEncoder().beginComputePass(this.profiler ? { timestampWrites: this.profiler.slot(label ?? this.kernelName) } : undefined);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
@@ -384,6 +420,7 @@ export class WebGPUBackend implements Backend {
 
   /** Submits recorded work. */
   flush(): void {
+    this.fusion?.drain(this);
     if (!this.encoder) return;
     this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
@@ -392,6 +429,11 @@ export class WebGPUBackend implements Backend {
     this.recorded.clear();
     this.pending = 0;
     if (this.kernelDepth === 0) this.recyclePending();
+  }
+
+  /** Whether the profiler runs, and whether it keys kernels by operand shapes too. */
+  get profiling(): 'names' | 'shapes' | null {
+    return this.profiler ? (this.profiler.shapes ? 'shapes' : 'names') : null;
   }
 
   /** The kernel being recorded (for the profiler). */

@@ -1,9 +1,12 @@
 import type { TensorSpec } from '../backend.js';
 import { buf, registerWebGPUKernel, wgslType, type WebGPUBackend } from './backend.js';
 import { WGSL_PRELUDE } from './prelude.js';
+import { flatStride } from '../shape.js';
 
 /**
- * Row reductions over a contiguous [M, K] input. Long rows (K > SHORT_ROW) get one 64-thread
+ * Row reductions over an [M, K] view whose rows and elements each have one stride (M[4], M[5]):
+ * contiguous rows, or the columns of a row-major matrix (a reduction over dim 0, read in place).
+ * Long rows (K > SHORT_ROW) get one 64-thread
  * workgroup per row: strided partial results, then a tree in workgroup memory (rows wrap into the
  * y dimension past 65,535). Short rows get one invocation per row with a serial loop, which on
  * many small rows is far cheaper than a workgroup and six barriers each.
@@ -35,11 +38,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let row = gid.x + gid.y * nwg.x * 64u;
   if (row >= M[0]) { return; }
   let K = M[1];
-  let base = M[2] + row * K;
+  let sk = M[5];
+  let base = M[2] + row * M[4];
   var acc = ${init};
   var ai = 0xffffffffu;
   for (var k = 0u; k < K; k++) {
-    let v = X[base + k];
+    let v = X[base + k * sk];
     ${step}
   }
   ${isArg ? 'O[M[3] + row] = select(ai, 0u, ai == 0xffffffffu);' : `O[M[3] + row] = ${outT}(acc);`}
@@ -53,12 +57,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = wid.x + wid.y * nwg.x;
   let rows = M[0];
   let K = M[1];
-  let base = M[2] + row * K;
+  let sk = M[5];
+  let base = M[2] + row * M[4];
   var acc = ${init};
   var ai = 0xffffffffu;
   if (row < rows) {
     for (var k = lid; k < K; k += 64u) {
-      let v = X[base + k];
+      let v = X[base + k * sk];
       ${step}
     }
   }
@@ -127,27 +132,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-registerWebGPUKernel('reduce', (gpu, [x], [out], { op, rows, cols }) => {
+registerWebGPUKernel('reduce', (gpu, [x], [out], { op, rows, cols, split }) => {
   const isArg = op === 'argmax' || op === 'argmin';
   const inT = wgslType(x.dtype);
+  const rowStride = flatStride(x.shape, x.strides, 0, split as number);
+  const colStride = flatStride(x.shape, x.strides, split as number);
+  if (rowStride === null || colStride === null) throw new Error(`webgpu reduce: expected rows and columns with one stride each, received strides [${x.strides.join(', ')}] for shape [${x.shape.join(', ')}]`);
   const chunks = Math.ceil((cols as number) / CHUNK);
-  if (!isArg && chunks >= 4 && (rows as number) <= 65535 && x.offset % 4 === 0 && (cols as number) % 4 === 0) {
+  if (!isArg && chunks >= 4 && (rows as number) <= 65535 && x.offset % 4 === 0 && (cols as number) % 4 === 0 && colStride === 1 && (rows === 1 || rowStride === cols)) {
     // Two passes: vec4 chunks in parallel, then the row kernel over [rows, chunks] partials.
     const partial = gpu.allocate(x.dtype, rows * chunks);
     const pView = { storage: partial, shape: [rows, chunks], strides: [chunks, 1], offset: 0, dtype: x.dtype };
     gpu.dispatch({ code: partialSource(op, inT), buffers: [buf(x), partial.buffer], meta: new Uint32Array([rows, cols, x.offset, chunks]), workgroups: [chunks, rows] });
-    rowReduce(gpu, op, pView, out, rows, chunks);
+    rowReduce(gpu, op, pView, out, rows, chunks, chunks, 1);
     gpu.free(partial);
     return;
   }
-  rowReduce(gpu, op, x, out, rows, cols);
+  rowReduce(gpu, op, x, out, rows, cols, rowStride, colStride);
 });
 
-function rowReduce(gpu: WebGPUBackend, op: string, x: TensorSpec, out: TensorSpec, rows: number, cols: number): void {
+function rowReduce(gpu: WebGPUBackend, op: string, x: TensorSpec, out: TensorSpec, rows: number, cols: number, rowStride: number, colStride: number): void {
   const isArg = op === 'argmax' || op === 'argmin';
-  const perThread = cols <= SHORT_ROW;
+  // Columns of a matrix (neighbouring rows at neighbouring addresses) go one row per invocation
+  // when there are enough of them: each reads its column serially, and the reads of one step are
+  // contiguous across invocations.
+  const perThread = cols <= SHORT_ROW || (colStride !== 1 && rowStride === 1 && rows >= 256);
   const code = reduceSource(op, wgslType(x.dtype), isArg ? 'u32' : wgslType(out.dtype), perThread);
-  const meta = new Uint32Array([rows, cols, x.offset, out.offset]);
+  const meta = new Uint32Array([rows, cols, x.offset, out.offset, rowStride, colStride]);
   if (perThread) gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, threads: rows });
   else gpu.dispatch({ code, buffers: [buf(x), buf(out)], meta, workgroups: [Math.min(rows, 65535), Math.ceil(rows / 65535)] });
 }
