@@ -484,6 +484,55 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }));
     });
 
+    it('groups a row-constant index once and reuses it until the index is written or freed', async () => {
+      const held = gpu().derivedBytes();
+      const E = 50;
+      const ids = Int32Array.from({ length: E }, (_, i) => (i * 13) % 17);
+      const idx = T.tensor(ids, { device: 'webgpu', dtype: 'int32' });
+      const index = T.tidy(() => T.expand(T.reshape(idx, [E, 1]), [E, 4]));
+      const src = data([E, 4], 30, 'webgpu');
+      const base = T.zeros([17, 4], { device: 'webgpu' });
+      const ref = async (keys: Int32Array) => {
+        const s = await src.array() as number[][];
+        const want = Array.from({ length: 17 }, () => [0, 0, 0, 0]);
+        keys.forEach((k, e) => s[e].forEach((v, f) => (want[k][f] += v)));
+        return want;
+      };
+      const count = async (f: () => T.Tensor) => {
+        await T.sync();
+        T.resetWebgpuStats();
+        const y = f();
+        await T.sync();
+        return { y, dispatches: T.webgpuStats().dispatches };
+      };
+      const first = await count(() => T.scatterAdd(base, 0, index, src));
+      const again = await count(() => T.scatterAdd(base, 0, index, src));
+      const amax = await count(() => T.scatterReduce(base, 0, index, src, 'amax', { includeSelf: false }));
+      expect(again.dispatches).toBeLessThan(first.dispatches);
+      expect(amax.dispatches).toBe(again.dispatches);
+      expect(gpu().derivedBytes()).toBeGreaterThan(held);
+      await expectClose(first.y, await ref(ids), { atol: 1e-5 });
+      await expectClose(again.y, await ref(ids), { atol: 1e-5 });
+      // overwritten in place: grouped again
+      const ids2 = Int32Array.from({ length: E }, (_, i) => (i * 5 + 3) % 17);
+      T.tidy(() => {
+        idx.copy_(T.tensor(ids2, { device: 'webgpu', dtype: 'int32' }));
+      });
+      const after = await count(() => T.scatterAdd(base, 0, index, src));
+      expect(after.dispatches).toBe(first.dispatches);
+      await expectClose(after.y, await ref(ids2), { atol: 1e-5 });
+      T.dispose([first.y, again.y, amax.y, after.y, index, idx, src, base]);
+      expect(gpu().derivedBytes()).toBe(held);
+    });
+
+    it('reports a bad row-constant index at every use, not only when it is first grouped', async () => {
+      const bad = T.tidy(() => T.expand(T.reshape(T.tensor([0, 9, 1], { device: 'webgpu', dtype: 'int32' }), [3, 1]), [3, 4]));
+      const src = T.ones([3, 4], { device: 'webgpu' });
+      const base = T.zeros([2, 4], { device: 'webgpu' });
+      for (let k = 0; k < 2; k++) await expect(T.scatterAdd(base, 0, bad, src).data()).rejects.toThrow(/scatterAdd: index 9 is out of range for a dimension of size 2/);
+      T.dispose([bad, src, base]);
+    });
+
     it('gathers rank-3 views', async () => {
       const idx = Int32Array.from({ length: 2 * 5 * 3 }, (_, i) => (i * 5) % 4);
       await same((d) => T.tidy(() => T.gather(T.permute(data([4, 2, 3], 28, d), [1, 0, 2]), 1, T.tensor(idx, { device: d, shape: [2, 5, 3] }))));

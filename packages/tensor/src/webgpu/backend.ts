@@ -214,12 +214,14 @@ export class WebGPUBackend implements Backend {
   }
 
   free(storage: Storage): void {
+    this.dropDerived(storage);
     this.fusion?.free(storage);
     this.releaseBuffer((storage as GpuStorage).buffer);
   }
 
   write(storage: Storage, data: TypedArray): void {
     this.check();
+    this.dropDerived(storage);
     let src: ArrayBufferView = data;
     if (data instanceof Uint8Array) src = Uint32Array.from(data);
     if (data instanceof Float64Array) src = Float32Array.from(data);
@@ -277,7 +279,41 @@ export class WebGPUBackend implements Backend {
     return code;
   }
 
+  /**
+   * Device data computed from a storage's contents (an index grouped by key: its CSR offsets and
+   * order), kept until the storage is written (as a kernel output or by `write`) or freed, so a
+   * fixed edge index is grouped once rather than by every scatter. `make` allocates the storages
+   * with `allocate` and records the dispatches that fill them.
+   */
+  derived(storage: Storage, key: string, make: () => GpuStorage[]): GpuStorage[] {
+    let entries = this.derivedData.get(storage);
+    const hit = entries?.get(key);
+    if (hit) return hit;
+    const made = make();
+    if (!entries) this.derivedData.set(storage, (entries = new Map()));
+    entries.set(key, made);
+    return made;
+  }
+
+  private derivedData = new Map<Storage, Map<string, GpuStorage[]>>();
+
+  private dropDerived(storage: Storage): void {
+    const entries = this.derivedData.get(storage);
+    if (!entries) return;
+    this.derivedData.delete(storage);
+    for (const list of entries.values()) for (const s of list) this.releaseBuffer(s.buffer);
+  }
+
+  /** Bytes held by `derived` data. */
+  derivedBytes(): number {
+    let bytes = 0;
+    for (const entries of this.derivedData.values()) for (const list of entries.values()) for (const s of list) bytes += s.bytes;
+    return bytes;
+  }
+
   private throwIndexError(report: Uint32Array): never {
+    // An index reported out of range may sit in a cached grouping: recompute (and re-check) them all.
+    for (const storage of [...this.derivedData.keys()]) this.dropDerived(storage);
     this.device.queue.writeBuffer(this.errors!, 0, new Uint32Array(ERROR_BYTES / 4));
     const op = this.indexErrorOps[report[0]] ?? 'an indexing op';
     const index = report[1] | 0;
@@ -328,6 +364,7 @@ export class WebGPUBackend implements Backend {
         throw new Error(`${name}: expected every tensor on webgpu, received one on ${t.storage.backend.name}`);
       }
     }
+    for (const t of outputs) this.dropDerived(t.storage);
     if (this.kernelDepth === 0) {
       this.fusion ??= fusionFactory?.() ?? null;
       if (this.fusion) {

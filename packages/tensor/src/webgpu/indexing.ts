@@ -456,9 +456,17 @@ registerWebGPUKernel('scatterReduce', (gpu, [index, src], [out], { dim, reduce, 
   const temps = new Temps(gpu);
   const t = wgslType(out.dtype);
   if (index.shape.every((size, d) => d === dim || size === 1 || index.strides[d] === 0)) {
-    const keyMeta = new Uint32Array(4);
-    put(keyMeta, 0, [index.shape[dim], out.shape[dim], index.offset, index.strides[dim]]);
-    const g = group(gpu, temps, index.shape[dim], out.shape[dim], (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS(code), buffers: [buf(index), k, p, c, gpu.indexErrorBuffer()], meta: keyMeta, threads: index.shape[dim] }));
+    // The grouping depends only on the index's keys along dim: kept with the index (message
+    // passing scatters over the same edge index many times per step).
+    const [E, K] = [index.shape[dim], out.shape[dim]];
+    const [offsets, perm] = gpu.derived(index.storage, `group ${index.offset} ${index.strides[dim]} ${E} ${K}`, () => {
+      const made = [gpu.allocate('uint32', K + 1), gpu.allocate('uint32', Math.max(E, 1))];
+      const keyMeta = new Uint32Array(4);
+      put(keyMeta, 0, [E, K, index.offset, index.strides[dim]]);
+      group(gpu, temps, E, K, (k, p, c) => gpu.dispatch({ code: DIRECT_KEYS(code), buffers: [buf(index), k, p, c, gpu.indexErrorBuffer()], meta: keyMeta, threads: E }), { offsets: made[0].buffer, perm: made[1].buffer });
+      return made;
+    });
+    const g = { offsets: offsets.buffer, perm: perm.buffer };
     const F = out.shape[1];
     const buffers = [buf(src), g.perm, g.offsets, buf(out)];
     if (t === 'f32' && (reduce === 'sum' || reduce === 'mean') && out.shape.length === 2 && dim === 0 && out.offset === 0 && F % 4 === 0 && index.shape[1] === F &&
