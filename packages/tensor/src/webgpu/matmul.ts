@@ -378,8 +378,15 @@ export function grid(tiles: number, z: number): [number, number, number] {
   return [Math.min(tiles, MAX_DIM), Math.ceil(tiles / MAX_DIM), z];
 }
 
-/** Products big enough in every dim that packing A (and B) costs little next to the product. */
+/**
+ * The packed kernel runs products of at least PACK_MIN_MN rows and columns (and PACK_MIN steps of
+ * k). Measured on lavapipe, the direct kernel is as fast or faster below that, up to 2.7x on tall
+ * or wide products (2708 x 1433 @ 1433 x 64: 20 ms against 45; 64 x 2708 @ 2708 x 1433, which needs
+ * no packing, 20 against 47; 768^3 30 against 41), while the packed one wins on large squares
+ * (1024^3: 57 against 78 ms in one run, a tie in another; 2048^3: 495 against 533).
+ */
 const PACK_MIN = 64;
+const PACK_MIN_MN = 1024;
 
 /** How a GEMM runs: the kernel, its orientation and tiling, which operands are packed first. */
 export interface GemmPlan {
@@ -405,7 +412,7 @@ export function planGemm(subgroups8: boolean, problem: GemmProblem, combine: Com
     const tiling = { tm: 32, sgx: 1, tilesX, tilesY, ...splitK(tilesX * tilesY * p.batch, p.batch, p.k, 8, 512) };
     return { kind: 'portable', problem: p, swapped: false, packA: false, packB: false, tiling, bVec: false, cVec: false };
   }
-  if (combine === 'dot' && p.m >= PACK_MIN && p.n >= PACK_MIN && p.k >= PACK_MIN) {
+  if (combine === 'dot' && p.m >= PACK_MIN_MN && p.n >= PACK_MIN_MN && p.k >= PACK_MIN) {
     const packA = !(p.a.si === 1 && p.m % 4 === 0 && p.a.off % 4 === 0 && p.a.sj % 4 === 0 && p.a.sb % 4 === 0);
     const packB = !vec4Along(p.b, p.n);
     const tiling = sgTiling(p.batch, p.m, Math.ceil(p.n / 4) * 4, p.k, 32);
