@@ -382,13 +382,35 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   describe('webgpu reductions over strided rows', () => {
     it('reduces over dim 0 in place (columns), flipped and expanded views, every op, without a copy', async () => {
       const ops = [T.sum, T.prod, T.amax, T.amin, T.argmax, T.argmin, T.mean] as const;
-      for (const [r, c] of [[128, 256], [300, 10], [5, 7], [1000, 300]]) {
+      for (const [r, c] of [[128, 256], [300, 10], [5, 7], [1000, 300], [1000, 50]]) {
         for (const op of ops) await same((d) => T.tidy(() => op(T.mul(data([r, c], r + c, d), op === T.prod ? 0.01 : 1), { dim: 0 })), 1e-4);
       }
       await same((d) => T.tidy(() => T.sum(T.flip(data([40, 300], 3, d), [0, 1]), { dim: 0 })), 1e-5);
       await same((d) => T.tidy(() => T.sum(T.expand(data([1, 300], 4, d), [50, 300]), { dim: 0 })), 1e-5);
       await same((d) => T.tidy(() => T.amax(data([6, 20, 30], 5, d), { dim: [0, 1] })), 0);
       await same((d) => T.tidy(() => T.sum(data([6, 20, 30], 6, d), { dim: [0, 2] })), 1e-5);
+      // few long rows (a workgroup per row): ties go to the first index, as in PyTorch
+      const ties = (d: T.DeviceName) => T.tidy(() => {
+        const v = new Float32Array(4 * 500);
+        for (let r = 0; r < 4; r++) for (const at of [7 + r * 50, 300 + r, 499]) v[r * 500 + at] = 2;
+        return T.tensor(v, { device: d, shape: [4, 500] });
+      });
+      for (const op of [T.argmax, T.argmin] as const) await same((d) => T.tidy(() => op(ties(d), { dim: 1 })));
+      await same((d) => T.tidy(() => T.argmax(T.transpose(ties(d), 0, 1), { dim: 0 })));
+      // reduced dims on both sides of a kept one: the trailing ones first, then the rest in place
+      for (const op of [T.sum, T.amax, T.amin, T.mean, T.prod] as const) {
+        await same((d) => T.tidy(() => op(T.add(T.mul(data([8, 5, 7, 9], 8, d), 0.05), 1), { dim: [0, 2, 3] })), 1e-5);
+        await same((d) => T.tidy(() => op(T.add(T.mul(data([8, 5, 7, 9], 9, d), 0.05), 1), { dim: [0, 3], keepdim: true })), 1e-5);
+      }
+      await same((d) => T.tidy(() => T.sum(T.transpose(data([8, 5, 7, 9], 10, d), 1, 3), { dim: [0, 2, 3] })), 1e-5);
+      await same((d) => T.tidy(() => T.all(T.gt(data([4, 3, 6], 11, d), 0.02), { dim: [0, 2] })));
+      const conv = data([64, 32, 28, 28], 12, 'webgpu');
+      await T.sync();
+      T.resetWebgpuStats();
+      const bias = T.sum(conv, { dim: [0, 2, 3] });
+      await T.sync();
+      expect(T.webgpuStats().dispatches).toBe(2); // two reductions, no permuted copy
+      T.dispose([conv, bias]);
       // a [128, 256] column sum is one dispatch (no transposed copy first)
       const x = data([128, 256], 7, 'webgpu');
       await T.sync();

@@ -24,13 +24,26 @@ function rowReduce(op: string, kernelOp: RowOp, x: Tensor, dims: number[], keepd
   if (K === 0 && kernelOp !== 'sum' && kernelOp !== 'prod') {
     throw new RangeError(`${op}: cannot reduce over an empty dim of a tensor of shape ${shapeStr(x.shape)}`);
   }
+  if (x.device !== 'cpu' && K > 0 && Mrows > 0 && !kernelOp.startsWith('arg') && !twoStridesAfter(x, rest, dims)) {
+    // webgpu with reduced dims on both sides of a kept one (a bias gradient's sum over N, H, W):
+    // reduce the trailing ones first (contiguous rows), then the rest (columns, read in place),
+    // instead of copying the whole tensor permuted.
+    const inner = dims.filter((d) => d > rest[rest.length - 1]);
+    if (inner.length > 0 && inner.length < dims.length) {
+      const partial = rowReduce(op, kernelOp, x, inner, true, outDtype);
+      try {
+        return rowReduce(op, kernelOp, partial, dims, keepdim, outDtype);
+      } finally {
+        partial.dispose();
+      }
+    }
+  }
   const out = empty(outShape, outDtype, x.device, op);
   if (Mrows === 0) return out;
   const p = permute(x, [...rest, ...dims]);
   // The cpu kernel walks the strided view (no copy); webgpu's reads rows and their elements with
   // one stride each (a contiguous row, or a column of a row-major matrix), other views copied.
-  const twoStrides = flatStride(p.shape, p.strides, 0, rest.length) !== null && flatStride(p.shape, p.strides, rest.length) !== null;
-  const c = x.device === 'cpu' || twoStrides ? p : contiguous(p);
+  const c = x.device === 'cpu' || twoStridesAfter(x, rest, dims) ? p : contiguous(p);
   if (c !== p) p.dispose();
   try {
     if (K === 0) {
@@ -42,6 +55,14 @@ function rowReduce(op: string, kernelOp: RowOp, x: Tensor, dims: number[], keepd
     c.dispose();
   }
   return out;
+}
+
+/** Whether `x` permuted to [...rest, ...dims] walks its kept dims and its reduced dims with one stride each. */
+function twoStridesAfter(x: Tensor, rest: number[], dims: number[]): boolean {
+  const order = [...rest, ...dims];
+  const shape = order.map((d) => x.shape[d]);
+  const strides = order.map((d) => x.strides[d]);
+  return flatStride(shape, strides, 0, rest.length) !== null && flatStride(shape, strides, rest.length) !== null;
 }
 
 function prepare(op: string, x: Tensor, options: ReduceOptions) {
