@@ -24,7 +24,10 @@ function rowReduce(op: string, kernelOp: RowOp, x: Tensor, dims: number[], keepd
   if (K === 0 && kernelOp !== 'sum' && kernelOp !== 'prod') {
     throw new RangeError(`${op}: cannot reduce over an empty dim of a tensor of shape ${shapeStr(x.shape)}`);
   }
-  if (x.device !== 'cpu' && K > 0 && Mrows > 0 && !kernelOp.startsWith('arg') && !twoStridesAfter(x, rest, dims)) {
+  // The cpu kernel walks any strided view (no copy); webgpu's reads rows and their elements with
+  // one stride each (a contiguous row, or a column of a row-major matrix).
+  const inPlace = x.device === 'cpu' || twoStridesAfter(x, rest, dims);
+  if (!inPlace && K > 0 && Mrows > 0 && !kernelOp.startsWith('arg')) {
     // webgpu with reduced dims on both sides of a kept one (a bias gradient's sum over N, H, W):
     // reduce the trailing ones first (contiguous rows), then the rest (columns, read in place),
     // instead of copying the whole tensor permuted.
@@ -41,9 +44,7 @@ function rowReduce(op: string, kernelOp: RowOp, x: Tensor, dims: number[], keepd
   const out = empty(outShape, outDtype, x.device, op);
   if (Mrows === 0) return out;
   const p = permute(x, [...rest, ...dims]);
-  // The cpu kernel walks the strided view (no copy); webgpu's reads rows and their elements with
-  // one stride each (a contiguous row, or a column of a row-major matrix), other views copied.
-  const c = x.device === 'cpu' || twoStridesAfter(x, rest, dims) ? p : contiguous(p);
+  const c = inPlace ? p : contiguous(p);
   if (c !== p) p.dispose();
   try {
     if (K === 0) {

@@ -329,32 +329,37 @@ class ElementwiseChain implements ElementwiseFusion {
     const out = op.out;
     if (numel(out.shape) === 0 || out.shape.length > MAX_RANK || ins.some((t) => t.shape.length > MAX_RANK)) return false;
     if (kernel === 'fill' && queueFill(gpu, out, op.params[0], this.touched.has(out.storage))) return true;
-    if (!this.accepts(gpu, op)) {
+    let added = this.fit(gpu, op);
+    if (added < 0) {
       this.drain(gpu);
-      if (!this.accepts(gpu, op)) return false;
+      added = this.fit(gpu, op);
+      if (added < 0) return false;
     }
-    for (const t of ins) {
-      if (!this.written.has(t.storage) && !this.ops.some((o) => o.ins.some((u) => sameView(u, t)))) this.bindings++;
-      this.touched.add(t.storage);
-    }
-    this.bindings++;
+    for (const t of ins) this.touched.add(t.storage);
+    this.bindings += added;
     this.touched.add(out.storage);
     this.written.add(out.storage);
     this.ops.push(op);
     return true;
   }
 
-  private accepts(gpu: WebGPUBackend, op: EwOp): boolean {
-    if (this.ops.length === 0) return true;
-    if (this.ops.length >= MAX_CHAIN || !sameShape(op.out.shape, this.ops[0].out.shape) || this.touched.has(op.out.storage)) return false;
-    let extra = 1;
+  /**
+   * The bindings `op` would add to the chain (its output, and each input view the chain neither
+   * writes nor reads already), or -1 when it cannot join: another shape, a full chain, an output
+   * storage the chain touches, an operand written by the chain through another view, or too many
+   * bindings.
+   */
+  private fit(gpu: WebGPUBackend, op: EwOp): number {
+    const chained = this.ops.length > 0;
+    if (chained && (this.ops.length >= MAX_CHAIN || !sameShape(op.out.shape, this.ops[0].out.shape) || this.touched.has(op.out.storage))) return -1;
+    let added = 1;
     for (const t of op.ins) {
       if (this.written.has(t.storage)) {
-        if (!this.ops.some((o) => sameView(o.out, t))) return false;
-      } else if (!this.ops.some((o) => o.ins.some((u) => sameView(u, t)))) extra++;
+        if (!this.ops.some((o) => sameView(o.out, t))) return -1;
+      } else if (!this.ops.some((o) => o.ins.some((u) => sameView(u, t)))) added++;
     }
     // every view and the meta buffer are bindings
-    return this.bindings + extra + 1 <= Math.min(gpu.device.limits.maxStorageBuffersPerShaderStage, MAX_CHAIN_BINDINGS);
+    return !chained || this.bindings + added + 1 <= Math.min(gpu.device.limits.maxStorageBuffersPerShaderStage, MAX_CHAIN_BINDINGS) ? added : -1;
   }
 
   /** A storage was freed: a chain output nobody can read any more need not be written. */
