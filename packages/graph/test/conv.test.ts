@@ -459,6 +459,19 @@ describe('graph convolutions reject bad input', () => {
     T.dispose([bad, negative]);
   });
 
+  it("GWNNConv's filter starts at U(0.9, 1.1) or at ones, and an unknown filterInit is refused", async () => {
+    const uniform = new GWNNConv(4, 3, 50);
+    const f = Array.from(await uniform.filter.data());
+    expect(Math.min(...f)).toBeGreaterThanOrEqual(0.9);
+    expect(Math.max(...f)).toBeLessThanOrEqual(1.1);
+    expect(Math.max(...f) - Math.min(...f)).toBeGreaterThan(0.05);
+    const ones = new GWNNConv(4, 3, 50, { filterInit: 'ones' });
+    expect(Array.from(await ones.filter.data())).toEqual(new Array(50).fill(1));
+    expect(() => new GWNNConv(4, 3, 5, { filterInit: 'zeros' as any })).toThrow(/GWNNConv: filterInit must be 'uniform' or 'ones', received zeros/);
+    uniform.dispose();
+    ones.dispose();
+  });
+
   it('mismatched feature sizes are reported with expected and received shapes', () => {
     expect(() => new GCNConv(3, 2).forward(x, edgeIndex)).toThrow(/GCNConv\(3, 2\): expected x of shape \[N, 3\], received \[5, 4\]/);
     expect(() => new GATConv(6, 2).forward(x, edgeIndex)).toThrow(/expected x of shape \[N, 6\], received \[5, 4\]/);

@@ -159,6 +159,11 @@ function collect(data: ArrayLike<number>, width: number, start: number, threshol
 
 export interface GWNNConvOptions extends FactoryOptions {
   bias?: boolean;
+  /**
+   * How the diagonal filter starts: 'uniform' draws U(0.9, 1.1) (the default, as the widely used
+   * PyTorch implementation), 'ones' sets it to 1 (the GWNN authors' TensorFlow code).
+   */
+  filterInit?: 'uniform' | 'ones';
 }
 
 /**
@@ -178,8 +183,10 @@ export class GWNNConv extends Module {
     checkPositiveInt('GWNNConv', 'numNodes', numNodes);
     this.lin = new Linear(inChannels, outChannels, { ...options, bias: false });
     glorot_(this.lin.weight);
-    // The reference implementation starts the filter near the identity, U(0.9, 1.1).
-    this.filter = parameter(init.uniform_(T.zeros([numNodes], factory(options)), { a: 0.9, b: 1.1 }));
+    const filterInit = options.filterInit ?? 'uniform';
+    if (filterInit !== 'uniform' && filterInit !== 'ones') throw new TypeError(`GWNNConv: filterInit must be 'uniform' or 'ones', received ${String(filterInit)}`);
+    // Either way the filter starts at (or near) the identity.
+    this.filter = parameter(filterInit === 'ones' ? T.ones([numNodes], factory(options)) : init.uniform_(T.zeros([numNodes], factory(options)), { a: 0.9, b: 1.1 }));
     this.bias = options.bias ? parameter(T.zeros([outChannels], factory(options))) : null;
   }
 
