@@ -18,8 +18,8 @@ import { GWNN_SPEC } from '../src/graph/gwnn.js';
  */
 const CORA = { dataset: 'Cora' as const, seeds: [0], device: 'cpu' as const, progress: false };
 
-/** Measured (seed 0): ChebNet 67.1 % after 10 epochs, GraphSAGE 79.1 % after 10, DAGNN 72.4 % after 20, GWNN 55.0 % after 5. */
-const FLOORS = { cheb: 64, sage: 76, dagnn: 69, gwnn: 52 };
+/** Measured (seed 0): ChebNet 67.1 % after 10 epochs, GraphSAGE 79.1 % after 10, DAGNN 72.4 % after 20, GWNN 65.3 % after 10 (filters starting at ones, as the authors' code). */
+const FLOORS = { cheb: 64, sage: 76, dagnn: 69, gwnn: 62 };
 
 function expectFlat(memory: { tensors: number; bytes: number }[]) {
   for (const m of memory) expect(m).toEqual(memory[0]);
@@ -73,8 +73,8 @@ describe('node classification (reduced, Cora public split, seed 0)', () => {
     expectNodeRun(await runNodeClassification(DAGNN_SPEC, { ...CORA, epochs: 20 }), FLOORS.dagnn);
   }, 300_000);
 
-  it(`GWNN, wavelet bases + 5 of ≤ 1,000 epochs: test accuracy ≥ ${FLOORS.gwnn} %`, async () => {
-    const r = await runNodeClassification(GWNN_SPEC, { ...CORA, epochs: 5 });
+  it(`GWNN, wavelet bases + 10 of ≤ 1,000 epochs: test accuracy ≥ ${FLOORS.gwnn} %`, async () => {
+    const r = await runNodeClassification(GWNN_SPEC, { ...CORA, epochs: 10 });
     expect(r.prepareSummary).toMatch(/ψ \d+ non-zeros/);
     expectNodeRun(r, FLOORS.gwnn);
   }, 300_000);

@@ -3,7 +3,7 @@
  * Paper: 82.8 / 71.7 %. Settings of the authors' code (Eilene/GWNN): heat-kernel wavelets at scale
  * s = 1.0 of the normalised Laplacian L = I − D^-1/2 A D^-1/2, ψ_s = e^{−sL} and ψ_s^{-1} = e^{+sL}
  * (the decaying kernel e^{−sλ}; the notes' e^{sλ} is an erratum), entries below 1e-4 dropped;
- * GWNNConv(F, 16) → ReLU → GWNNConv(16, C) without bias, each X' = ψ_s^{-1} diag(f) ψ_s X W with the
+ * GWNNConv(F, 16) → ReLU → GWNNConv(16, C) without bias, filters starting at ones, each X' = ψ_s^{-1} diag(f) ψ_s X W with the
  * negative entries of ψ_s^{-1} dropped, as the authors' code computes it (see prepareWavelets),
  * dropout 0.5 on both layers' inputs, Adam lr 0.01, weight decay 5e-4 on the first layer (W and the
  * filter f, as the code), up to 1,000 epochs with patience 100, row-normalised features.
@@ -39,8 +39,9 @@ export class GWNN extends Module {
 
   constructor(inChannels: number, hidden: number, outChannels: number, wavelets: GraphWavelets, readonly dropout = 0.5) {
     super();
-    this.conv1 = new GWNNConv(inChannels, hidden, wavelets.numNodes);
-    this.conv2 = new GWNNConv(hidden, outChannels, wavelets.numNodes);
+    // The authors' code starts both filters at ones.
+    this.conv1 = new GWNNConv(inChannels, hidden, wavelets.numNodes, { filterInit: 'ones' });
+    this.conv2 = new GWNNConv(hidden, outChannels, wavelets.numNodes, { filterInit: 'ones' });
     this.#wavelets = wavelets;
   }
 
