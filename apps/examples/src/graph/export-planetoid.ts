@@ -6,12 +6,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { PlanetoidName } from '@tessera/graph';
+import { datasetFlag } from '../lib/graph-cli.js';
 import { loadPlanetoid } from '../lib/node-classification.js';
 
+const USAGE = 'usage: export-planetoid --dataset Cora|CiteSeer|PubMed --out FILE';
+
 const { values } = parseArgs({ options: { dataset: { type: 'string', default: 'Cora' }, out: { type: 'string' } } });
-const name = values.dataset;
-if (name !== 'Cora' && name !== 'CiteSeer' && name !== 'PubMed') throw new Error(`export-planetoid: --dataset must be Cora, CiteSeer or PubMed, received ${name}`);
-if (!values.out) throw new Error('export-planetoid: --out FILE is required');
+const name = datasetFlag(['Cora', 'CiteSeer', 'PubMed'], values.dataset, USAGE) as PlanetoidName;
+if (!values.out) throw new Error(`--out: a file is required; ${USAGE}`);
 const d = await loadPlanetoid(name, 'cpu', false);
 const g = d.graph;
 const json = {

@@ -186,7 +186,8 @@ export class GWNNConv extends Module {
     const filterInit = options.filterInit ?? 'uniform';
     if (filterInit !== 'uniform' && filterInit !== 'ones') throw new TypeError(`GWNNConv: filterInit must be 'uniform' or 'ones', received ${String(filterInit)}`);
     // Either way the filter starts at (or near) the identity.
-    this.filter = parameter(filterInit === 'ones' ? T.ones([numNodes], factory(options)) : init.uniform_(T.zeros([numNodes], factory(options)), { a: 0.9, b: 1.1 }));
+    const f = factory(options);
+    this.filter = parameter(filterInit === 'ones' ? T.ones([numNodes], f) : init.uniform_(T.zeros([numNodes], f), { a: 0.9, b: 1.1 }));
     this.bias = options.bias ? parameter(T.zeros([outChannels], factory(options))) : null;
   }
 
